@@ -1,0 +1,1 @@
+"""Python assets of the optout pipeline: ingestion, exports and reports."""

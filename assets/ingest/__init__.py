@@ -1,0 +1,1 @@
+"""Ingestion of the raw exports into the typed Parquet lake (spec/raw-exports.md)."""

@@ -1,0 +1,88 @@
+"""The Parquet lake: where each table's export day lives, and how a day is replaced atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from pathlib import Path
+
+import polars as pl
+
+DATA_FILE = "data.parquet"
+QUARANTINE_FILE = "quarantine.parquet"
+LOG_FILE = "ingestion_log.parquet"
+
+
+def day_dir(lake_dir: Path, table: str, day: dt.date) -> Path:
+    return lake_dir / table / f"dt={day.isoformat()}"
+
+
+def ingested_days(lake_dir: Path, table: str) -> list[dt.date]:
+    root = lake_dir / table
+    if not root.is_dir():
+        return []
+    days = []
+    for child in root.iterdir():
+        if child.is_dir() and child.name.startswith("dt=") and (child / LOG_FILE).exists():
+            days.append(dt.date.fromisoformat(child.name.removeprefix("dt=")))
+    return sorted(days)
+
+
+def earlier_event_ids(lake_dir: Path, table: str, day: dt.date, candidates: pl.Series) -> pl.Series:
+    """The candidate event ids that an earlier export day already loaded."""
+    files = [
+        day_dir(lake_dir, table, earlier) / DATA_FILE
+        for earlier in ingested_days(lake_dir, table)
+        if earlier < day
+    ]
+    if not files or candidates.is_empty():
+        return pl.Series("event_id", [], dtype=pl.String)
+    return (
+        pl.scan_parquet(files)
+        .select("event_id")
+        .filter(pl.col("event_id").is_in(candidates.implode()))
+        .unique()
+        .collect()
+        .to_series()
+    )
+
+
+def replace_day(lake_dir: Path, table: str, day: dt.date, files: dict[str, pl.DataFrame]) -> Path:
+    """Write the day's files into a hidden folder, then swap it in with renames.
+
+    Readers glob `dt=*`, so the hidden folder is never seen half-written, and a failure
+    before the swap leaves the previous version of the day as it was.
+    """
+    final = day_dir(lake_dir, table, day)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    staging = final.parent / f".tmp-{final.name}-{token}"
+    staging.mkdir()
+    try:
+        for name, frame in files.items():
+            frame.write_parquet(staging / name)
+        retired = final.parent / f".old-{final.name}-{token}"
+        if final.exists():
+            final.rename(retired)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+    return final
+
+
+def clean_leftovers(lake_dir: Path, table: str) -> None:
+    """Remove folders of interrupted writes (restoring a day whose swap was cut short)."""
+    root = lake_dir / table
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name.startswith(".old-"):
+            original = root / child.name.removeprefix(".old-").rsplit("-", 1)[0]
+            if not original.exists():
+                child.rename(original)
+                continue
+        if child.name.startswith((".tmp-", ".old-")):
+            shutil.rmtree(child, ignore_errors=True)
