@@ -1,0 +1,1 @@
+"""Dagster wiring of the optout pipeline (definitions, resources, partitions, schedules)."""

@@ -1,0 +1,85 @@
+"""`optout`: generate sample exports, run the pipeline through Dagster, write exports."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections.abc import Sequence
+
+from assets.config import Settings
+
+
+class CliError(Exception):
+    """A failure worth one line on stderr, not a stack trace."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="optout", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser(
+        "generate", help="write realistic raw exports (deterministic for a seed)"
+    )
+    generate.add_argument("--out", default=None, help="landing folder (default: $OPTOUT_LANDING_DIR)")
+    generate.add_argument("--start", type=_date, default=dt.date(2026, 1, 1), help="first export day")
+    generate.add_argument("--days", type=_positive, default=60, help="number of export days")
+    generate.add_argument("--users", type=_positive, default=5000, help="number of users")
+    generate.add_argument("--seed", type=int, default=42, help="random seed")
+
+    run = commands.add_parser(
+        "run", help="materialize every asset for the export days [start, end] through Dagster"
+    )
+    run.add_argument("--start", type=_date, help="first export day (default: first landed day)")
+    run.add_argument("--end", type=_date, help="last export day (default: last landed day)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            from orchestration.commands.generate import generate_command
+
+            generate_command(args)
+        elif args.command == "run":
+            from orchestration.commands.run import run_command
+
+            run_command(args)
+    except CliError as exc:
+        print(f"optout {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"optout {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""`optout run`: one Dagster run over a range of export days, then a summary."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+
+import polars as pl
+
+from assets.config import Settings
+from assets.contract import TABLE_NAMES
+from assets.ingest import lake
+from orchestration.cli import CliError, progress, settings
+from orchestration.instance import get_instance
+from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
+
+
+def landed_days(settings: Settings) -> list[dt.date]:
+    days: set[dt.date] = set()
+    for table in TABLE_NAMES:
+        folder = settings.landing_dir / table
+        if folder.is_dir():
+            for child in folder.glob("dt=*"):
+                try:
+                    days.add(dt.date.fromisoformat(child.name.removeprefix("dt=")))
+                except ValueError:
+                    continue
+    return sorted(days)
+
+
+def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    if start is None or end is None:
+        days = landed_days(settings)
+        if not days:
+            raise CliError(
+                f"no export days in {settings.landing_dir}; run `optout generate` or pass --start/--end"
+            )
+        start = start or days[0]
+        end = end or days[-1]
+    if start > end:
+        raise CliError(f"--start {start} is after --end {end}")
+    if start < settings.first_day:
+        raise CliError(
+            f"{start} is before the first export day {settings.first_day} "
+            "(set OPTOUT_FIRST_DAY to cover it)"
+        )
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    if end > yesterday:
+        raise CliError(f"{end} is not a complete export day yet (the latest is {yesterday})")
+    return start, end
+
+
+def run_pipeline(start: dt.date, end: dt.date) -> None:
+    """Execute the everything job for [start, end] as one run; raise CliError on failure."""
+    from orchestration.definitions import defs
+
+    job = defs.get_job_def(EVERYTHING_JOB)
+    result = job.execute_in_process(
+        instance=get_instance(),
+        tags=partition_range_tags(start.isoformat(), end.isoformat()),
+        raise_on_error=False,
+    )
+    if not result.success:
+        raise CliError(failure_reason(result))
+
+
+def failure_reason(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
+            message = (user_error or error).message if error else "step failed"
+            return f"step {event.step_key} failed: {message.strip().splitlines()[-1]}"
+    return "the run failed (see the Dagster logs above)"
+
+
+def run_command(args: argparse.Namespace) -> None:
+    config = settings()
+    start, end = resolve_range(config, args.start, args.end)
+    days = (end - start).days + 1
+    progress(f"materializing {days} export days {start} .. {end} through Dagster")
+    started = time.monotonic()
+    run_pipeline(start, end)
+    progress(f"run finished in {time.monotonic() - started:.1f}s")
+    print_summary(config, start, end)
+
+
+def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataFrame:
+    files = [
+        lake.day_dir(config.lake_dir, table, day) / lake.LOG_FILE
+        for table in TABLE_NAMES
+        for day in lake.ingested_days(config.lake_dir, table)
+        if start <= day <= end
+    ]
+    if not files:
+        return pl.DataFrame()
+    return (
+        pl.read_parquet(files)
+        .group_by("table_name")
+        .agg(
+            pl.len().alias("days"),
+            pl.col("records_read", "records_loaded", "records_quarantined", "records_duplicate").sum(),
+        )
+        .sort("table_name")
+    )
+
+
+def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
+    totals = ingestion_totals(config, start, end)
+    print(f"\nSummary for export days {start} .. {end}")
+    for row in totals.iter_rows(named=True):
+        print(
+            f"  {row['table_name']:<14} days {row['days']:>4}  read {row['records_read']:>10}  "
+            f"loaded {row['records_loaded']:>10}  quarantined {row['records_quarantined']:>7}  "
+            f"duplicate {row['records_duplicate']:>7}"
+        )
+    print(f"  lake:      {config.lake_dir}")
+    print(f"  warehouse: {config.warehouse}")
+    print(f"  exports:   {config.export_dir}")

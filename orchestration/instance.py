@@ -1,0 +1,42 @@
+"""The Dagster instance `optout` uses: DAGSTER_HOME, or data/dagster_home by default.
+
+The same folder serves `dagster dev` when DAGSTER_HOME points at it, so runs started from
+the shell show in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from assets.config import REPO_ROOT
+
+DEFAULT_HOME = REPO_ROOT / "data" / "dagster_home"
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+"""
+
+
+def ensure_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def get_instance() -> DagsterInstance:
+    ensure_home()
+    return DagsterInstance.get()
