@@ -1,0 +1,91 @@
+{#-
+  The first date an incremental run must rebuild.
+
+  New or re-delivered export days from `start_date` on carry events that occurred at most
+  `late_arrival_days` earlier (T0). Such an event changes:
+    - opt-outs at or after T0 (sequence, window, pressure, attribution);
+    - the retain/churn status and last events of opt-outs whose window_start lies within the
+      longest activity lookback before T0, and the pending statuses that a later as_of resolves;
+    - the estimated spread over windows reaching back `max_detection_lag_days` before T0;
+    - every row of a user whose profile (platform, external id) arrived in those days.
+  So everything from T0 minus the longest reach is rebuilt, and earlier when a changed user's
+  first subscription event lies earlier. With no `start_date` the whole history is rebuilt.
+-#}
+{% macro rebuild_from_date() -%}
+    {#- ref() before any return, so parsing records the dependencies -#}
+    {%- set subscriptions = ref('stg_lake__subscriptions') -%}
+    {%- set users = ref('stg_lake__users') -%}
+    {%- set start_date = var('start_date', none) -%}
+    {%- if start_date is none or not execute or flags.FULL_REFRESH or not incremental_marts_exist() -%}
+        {{ return('1900-01-01') }}
+    {%- endif -%}
+    {%- set reach = var('late_arrival_days') + ([longest_activity_lookback(), var('max_detection_lag_days')] | max) -%}
+    {%- set query -%}
+        select min(cast(s.occurred_at as date)) as first_event_date
+        from {{ subscriptions }} as s
+        inner join (
+            select distinct user_id
+            from {{ users }}
+            where export_date >= cast('{{ start_date }}' as date)
+        ) as changed_users
+            on s.user_id = changed_users.user_id
+    {%- endset -%}
+    {%- set first_event = run_query(query).columns[0].values()[0] -%}
+    {%- set horizon = modules.datetime.date.fromisoformat(start_date | string) - modules.datetime.timedelta(days=reach) -%}
+    {%- if first_event is not none -%}
+        {%- set first_event_date = modules.datetime.date.fromisoformat(first_event | string) -%}
+        {%- set changed_horizon = first_event_date - modules.datetime.timedelta(days=var('max_detection_lag_days')) -%}
+        {%- if changed_horizon < horizon -%}
+            {%- set horizon = changed_horizon -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(horizon.isoformat()) }}
+{%- endmacro %}
+
+{#-
+  Rebuild everything while any incremental mart is missing: models built earlier in a first
+  run then agree with the ones built later (the project runs with one thread, so no mart
+  appears between a model's compilation and its pre-hook).
+-#}
+{% macro incremental_marts_exist() -%}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
+        {%- set relation = adapter.get_relation(
+            database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- if relation is none -%}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{#- Pre-hook of an incremental model: drop the rows the run rebuilds (keyed by a date column). -#}
+{% macro delete_rebuilt_rows(date_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ date_column }} >= cast('{{ rebuild_from_date() }}' as date)
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- First and last day of the daily marts in this run: covered export days from the horizon on. -#}
+{% macro daily_mart_days() -%}
+    {%- set covered_relation = ref('int_export_days_covered') -%}
+    {%- set rebuild_from = rebuild_from_date() -%}
+    {%- if not execute -%}
+        {{ return({'first': '2000-01-01', 'last': '2000-01-01'}) }}
+    {%- endif -%}
+    {%- set row = run_query('select first_export_date, last_export_date from ' ~ covered_relation).rows[0] -%}
+    {%- set first = [row[0] | string, rebuild_from] | max -%}
+    {{ return({'first': first, 'last': row[1] | string}) }}
+{%- endmacro %}
+
+{#- One row per day of the daily marts in this run, column `date`. -#}
+{% macro daily_mart_spine() -%}
+    {%- set days = daily_mart_days() -%}
+    {%- set end_exclusive = modules.datetime.date.fromisoformat(days['last']) + modules.datetime.timedelta(days=1) -%}
+    select cast(date_day as date) as date
+    from (
+        {{ dbt.date_spine('day', "cast('" ~ days['first'] ~ "' as date)", "cast('" ~ end_exclusive.isoformat() ~ "' as date)") }}
+    ) as spine
+{%- endmacro %}

@@ -1,0 +1,40 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+    )
+}}
+-- the pre-hook's horizon reads these:
+-- depends_on: {{ ref('stg_lake__subscriptions') }}
+-- depends_on: {{ ref('stg_lake__users') }}
+-- The app events of each opt-out's user in (window_start - x, window_start], per lookback x
+-- and event name; an opt-out without such events has no row.
+
+with activity as (
+    select * from {{ ref('int_opt_out_activity') }}
+)
+
+select
+    activity.opt_out_id,
+    activity.lookback_days,
+    app_events.event_name,
+    activity.user_id,
+    activity.opt_out_date,
+    activity.platform,
+    activity.status,
+    count(*) as event_count
+from activity
+inner join {{ ref('stg_lake__app_events') }} as app_events
+    on
+        activity.user_id = app_events.user_id
+        and app_events.occurred_at <= activity.window_start
+        and app_events.occurred_at > {{ dbt.dateadd('day', '-1 * activity.lookback_days', 'activity.window_start') }}
+group by
+    activity.opt_out_id,
+    activity.lookback_days,
+    app_events.event_name,
+    activity.user_id,
+    activity.opt_out_date,
+    activity.platform,
+    activity.status

@@ -1,0 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+    )
+}}
+-- "Events in last (x) days" before opt-out, per opt-out day, platform, lookback, status, event.
+{%- set rebuild_from = rebuild_from_date() %}
+
+select
+    opt_out_date,
+    platform,
+    lookback_days,
+    status,
+    event_name,
+    sum(event_count) as total_events,
+    count(distinct user_id) as unique_users
+from {{ ref('fct_opt_out_last_events') }}
+where opt_out_date >= cast('{{ rebuild_from }}' as date)
+group by opt_out_date, platform, lookback_days, status, event_name

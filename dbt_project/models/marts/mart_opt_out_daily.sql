@@ -1,0 +1,114 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('date') }}"
+    )
+}}
+-- One row per covered export day and platform: opt-ins, detected and estimated opt-outs,
+-- the opted-in base at the day's start and the opt-out rate.
+{%- set first_day = daily_mart_days()['first'] %}
+
+with days as (
+    {{ daily_mart_spine() }}
+),
+
+platforms as (
+    select 'ios' as platform
+    union all select 'android' as platform
+    union all select 'web' as platform
+    union all select 'unknown' as platform
+),
+
+opt_ins as (
+    select
+        cast(events.occurred_at as date) as date,
+        coalesce(users.platform, 'unknown') as platform,
+        count(*) as opt_ins
+    from {{ ref('int_subscription_events_sequenced') }} as events
+    left join {{ ref('int_users_latest') }} as users
+        on events.user_id = users.user_id
+    where events.is_opt_in and events.occurred_at >= {{ day_start("cast('" ~ first_day ~ "' as date)") }}
+    group by cast(events.occurred_at as date), coalesce(users.platform, 'unknown')
+),
+
+opt_outs as (
+    select
+        opt_out_id,
+        platform,
+        opt_out_date,
+        opted_out_at,
+        window_start,
+        {{ microseconds_between('window_start', 'opted_out_at') }} as window_microseconds
+    from {{ ref('fct_opt_outs') }}
+    where opt_out_date >= cast('{{ first_day }}' as date)
+),
+
+detected as (
+    select
+        opt_out_date as date,
+        platform,
+        count(*) as opt_outs_detected
+    from opt_outs
+    group by opt_out_date, platform
+),
+
+spread as (
+    -- each opt-out's share of its window [window_start, opted_out_at] falling on the day
+    select
+        days.date,
+        opt_outs.platform,
+        sum(
+            case
+                when opt_outs.window_microseconds = 0
+                    then case when days.date = opt_outs.opt_out_date then 1.0 else 0.0 end
+                else
+                    cast({{ microseconds_between(
+                        'greatest(opt_outs.window_start, ' ~ day_start('days.date') ~ ')',
+                        'least(opt_outs.opted_out_at, ' ~ days_after(day_start('days.date'), 1) ~ ')'
+                    ) }} as {{ type_double() }})
+                    / opt_outs.window_microseconds
+            end
+        ) as opt_outs_estimated
+    from opt_outs
+    inner join days
+        on
+            days.date >= cast(opt_outs.window_start as date)
+            and days.date <= opt_outs.opt_out_date
+    group by days.date, opt_outs.platform
+),
+
+base as (
+    select
+        days.date,
+        periods.platform,
+        count(*) as opted_in_base
+    from {{ ref('int_subscription_periods') }} as periods
+    inner join days
+        on
+            periods.opted_in_at < {{ day_start('days.date') }}
+            and (periods.opted_out_at is null or periods.opted_out_at >= {{ day_start('days.date') }})
+    group by days.date, periods.platform
+)
+
+select
+    days.date,
+    platforms.platform,
+    coalesce(opt_ins.opt_ins, 0) as opt_ins,
+    coalesce(detected.opt_outs_detected, 0) as opt_outs_detected,
+    cast(coalesce(spread.opt_outs_estimated, 0) as {{ type_double() }}) as opt_outs_estimated,
+    coalesce(base.opted_in_base, 0) as opted_in_base,
+    case
+        when coalesce(base.opted_in_base, 0) > 0
+            then cast(coalesce(detected.opt_outs_detected, 0) as {{ type_double() }}) / base.opted_in_base
+    end as opt_out_rate
+from days
+cross join platforms
+left join opt_ins
+    on days.date = opt_ins.date and platforms.platform = opt_ins.platform
+left join detected
+    on days.date = detected.date and platforms.platform = detected.platform
+left join spread
+    on days.date = spread.date and platforms.platform = spread.platform
+left join base
+    on days.date = base.date and platforms.platform = base.platform

@@ -1,0 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+    )
+}}
+-- "Push messages received before opt-out": opt-outs per day, platform and pressure bucket.
+{%- set rebuild_from = rebuild_from_date() %}
+
+select
+    opt_out_date,
+    platform,
+    {{ pressure_bucket('pushes_received') }} as bucket,
+    {{ pressure_bucket_order('pushes_received') }} as bucket_order,
+    count(*) as opt_outs
+from {{ ref('fct_opt_outs') }}
+where opt_out_date >= cast('{{ rebuild_from }}' as date)
+group by
+    opt_out_date,
+    platform,
+    {{ pressure_bucket('pushes_received') }},
+    {{ pressure_bucket_order('pushes_received') }}

@@ -1,0 +1,87 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('date') }}"
+    )
+}}
+-- The pressure of users who stayed: each covered day's opted-in base, bucketed by the pushes
+-- delivered to them in (day 00:00 - pressure_lookback_days, day 00:00].
+{%- set first_day = daily_mart_days()['first'] %}
+{%- set pressure_days = var('pressure_lookback_days') %}
+
+with days as (
+    {{ daily_mart_spine() }}
+),
+
+base_users as (
+    select
+        days.date,
+        periods.user_id,
+        periods.platform
+    from {{ ref('int_subscription_periods') }} as periods
+    inner join days
+        on
+            periods.opted_in_at < {{ day_start('days.date') }}
+            and (periods.opted_out_at is null or periods.opted_out_at >= {{ day_start('days.date') }})
+),
+
+deliveries as (
+    -- a delivery at t counts for the days d with d - lookback < t <= d: from the first
+    -- midnight at or after t, for `pressure_lookback_days` days
+    select
+        user_id,
+        case
+            when occurred_at = {{ day_start('cast(occurred_at as date)') }} then cast(occurred_at as date)
+            else cast({{ days_after(day_start('cast(occurred_at as date)'), 1) }} as date)
+        end as first_counting_date
+    from {{ ref('stg_lake__messages') }}
+    where
+        event_type = 'delivered'
+        and occurred_at > {{ days_before(day_start("cast('" ~ first_day ~ "' as date)"), pressure_days) }}
+),
+
+offsets as (
+    {% for offset in range(pressure_days) -%}
+        select {{ offset }} as day_offset
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+deliveries_per_day as (
+    select
+        deliveries.user_id,
+        cast({{ dbt.dateadd('day', 'offsets.day_offset', day_start('deliveries.first_counting_date')) }} as date)
+            as date,
+        count(*) as deliveries
+    from deliveries
+    cross join offsets
+    group by
+        deliveries.user_id,
+        cast({{ dbt.dateadd('day', 'offsets.day_offset', day_start('deliveries.first_counting_date')) }} as date)
+),
+
+pressure as (
+    select
+        base_users.date,
+        base_users.platform,
+        coalesce(deliveries_per_day.deliveries, 0) as pushes_received
+    from base_users
+    left join deliveries_per_day
+        on
+            base_users.user_id = deliveries_per_day.user_id
+            and base_users.date = deliveries_per_day.date
+)
+
+select
+    date,
+    platform,
+    {{ pressure_bucket('pushes_received') }} as bucket,
+    {{ pressure_bucket_order('pushes_received') }} as bucket_order,
+    count(*) as opted_in_users
+from pressure
+group by
+    date,
+    platform,
+    {{ pressure_bucket('pushes_received') }},
+    {{ pressure_bucket_order('pushes_received') }}

@@ -1,0 +1,36 @@
+-- The earliest delivery of an event id wins (see stg_lake__subscriptions).
+with typed as (
+    select
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
+        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
+        cast(error_code as {{ dbt.type_string() }}) as error_code,
+        cast(export_date as date) as export_date,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
+        cast(record_number as {{ dbt.type_bigint() }}) as record_number
+    from {{ source('lake', 'messages') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by event_id order by export_date, source_file, record_number
+        ) as delivery_rank
+    from typed
+)
+
+select
+    event_id,
+    user_id,
+    campaign_id,
+    event_type,
+    occurred_at,
+    error_code,
+    export_date,
+    source_file,
+    record_number
+from ranked
+where delivery_rank = 1
