@@ -48,9 +48,7 @@ class Settings:
         try:
             first_day = dt.date.fromisoformat(first_day_text)
         except ValueError as exc:
-            raise ValueError(
-                f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)"
-            ) from exc
+            raise ValueError(f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)") from exc
         return cls(
             landing_dir=resolve_path(setting("OPTOUT_LANDING_DIR")),
             lake_dir=resolve_path(setting("OPTOUT_LAKE_DIR")),

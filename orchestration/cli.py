@@ -36,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optout", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    generate = commands.add_parser(
-        "generate", help="write realistic raw exports (deterministic for a seed)"
-    )
+    generate = commands.add_parser("generate", help="write realistic raw exports (deterministic for a seed)")
     generate.add_argument("--out", default=None, help="landing folder (default: $OPTOUT_LANDING_DIR)")
     generate.add_argument("--start", type=_date, default=dt.date(2026, 1, 1), help="first export day")
     generate.add_argument("--days", type=_positive, default=60, help="number of export days")
@@ -50,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--start", type=_date, help="first export day (default: first landed day)")
     run.add_argument("--end", type=_date, help="last export day (default: last landed day)")
+
+    commands.add_parser(
+        "demo", help="generate sample exports if none have landed, then run everything on them"
+    )
     return parser
 
 
@@ -64,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orchestration.commands.run import run_command
 
             run_command(args)
+        elif args.command == "demo":
+            from orchestration.commands.demo import demo_command
+
+            demo_command(args)
     except CliError as exc:
         print(f"optout {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -36,7 +36,9 @@ def bad_records(rng: np.random.Generator, table: str, frame: pl.DataFrame, day: 
         return pl.DataFrame()
     contract = TABLES[table]
     text = frame.with_columns(
-        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ") for c, t in frame.schema.items() if isinstance(t, pl.Datetime)
+        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        for c, t in frame.schema.items()
+        if isinstance(t, pl.Datetime)
     ).cast(pl.String)
     kinds = ["missing_required", "invalid_enum", "invalid_timestamp", "old_timestamp", "future_timestamp"]
     if table == "messages":
@@ -65,6 +67,8 @@ def bad_records(rng: np.random.Generator, table: str, frame: pl.DataFrame, day: 
         elif kind == "future_timestamp":
             rows = rows.with_columns(pl.lit(day_after).alias(own_time))
         elif kind == "error_code_mismatch":
-            rows = rows.with_columns(pl.lit("delivered").alias("event_type"), pl.lit("timeout").alias("error_code"))
+            rows = rows.with_columns(
+                pl.lit("delivered").alias("event_type"), pl.lit("timeout").alias("error_code")
+            )
         parts.append(rows.with_columns(pl.lit(kind).alias("_bad_kind")))
     return pl.concat(parts) if parts else pl.DataFrame()

@@ -48,9 +48,7 @@ class Simulation:
         # 30% of the users exist from day one (imported), the rest join over the period.
         self.join_day = np.where(rng.random(n) < 0.3, 0, rng.integers(0, days, n))
         self.platform = rng.choice(3, n, p=[0.35, 0.35, 0.30])
-        self.browser = np.where(
-            self.platform == 2, rng.choice(5, n, p=[0.55, 0.2, 0.15, 0.08, 0.02]), -1
-        )
+        self.browser = np.where(self.platform == 2, rng.choice(5, n, p=[0.55, 0.2, 0.15, 0.08, 0.02]), -1)
         self.engagement = rng.beta(2, 4, n)
         self.sensitivity = rng.lognormal(0.0, 0.6, n)
         self.opted_in = np.zeros(n, bool)  # what the platform believes
@@ -139,11 +137,33 @@ class Simulation:
                 for channel in ("push", "web_push"):
                     cid = f"auto-{name}-{channel}"
                     self.campaign_quality[cid] = 1.0
-                    rows.append(_campaign_row(cid, f"Automated: {name} ({channel})", channel, "automated", day_ms, day_ms))
-            rows.append(_campaign_row("tx-receipts", "Order receipts, shipping & \"delivery\" updates", "push", "transactional", day_ms, day_ms))
+                    rows.append(
+                        _campaign_row(
+                            cid, f"Automated: {name} ({channel})", channel, "automated", day_ms, day_ms
+                        )
+                    )
+            rows.append(
+                _campaign_row(
+                    "tx-receipts",
+                    'Order receipts, shipping & "delivery" updates',
+                    "push",
+                    "transactional",
+                    day_ms,
+                    day_ms,
+                )
+            )
             self.campaign_quality["tx-receipts"] = 0.5
         if offset == self.days // 2:  # a renamed version of a recurring campaign
-            rows.append(_campaign_row("auto-daily_digest-push", "Daily digest 📰, v2", "push", "automated", _epoch_ms(self.start), day_ms + 3_600_000))
+            rows.append(
+                _campaign_row(
+                    "auto-daily_digest-push",
+                    "Daily digest 📰, v2",
+                    "push",
+                    "automated",
+                    _epoch_ms(self.start),
+                    day_ms + 3_600_000,
+                )
+            )
         for channel in ("push", "web_push"):
             for _ in range(rng.integers(1, 3)):
                 cid = f"bc-{self.ids['camp']:05d}"
@@ -151,14 +171,35 @@ class Simulation:
                 bad = rng.random() < 0.12
                 self.campaign_quality[cid] = 6.0 if bad else rng.uniform(0.6, 1.4)
                 sent_at = day_ms + int(rng.uniform(0.3, 0.8) * MS_PER_DAY)
-                title = rng.choice(["Flash sale, today only!", "We miss you 💔", 'New "drops" are in', "Weekly picks\nfor you", "Last chance: 50% off"])
-                rows.append(_campaign_row(cid, f"{title} #{cid}", channel, "broadcast", sent_at, sent_at - rng.integers(3_600_000, 48 * 3_600_000)))
+                title = rng.choice(
+                    [
+                        "Flash sale, today only!",
+                        "We miss you 💔",
+                        'New "drops" are in',
+                        "Weekly picks\nfor you",
+                        "Last chance: 50% off",
+                    ]
+                )
+                rows.append(
+                    _campaign_row(
+                        cid,
+                        f"{title} #{cid}",
+                        channel,
+                        "broadcast",
+                        sent_at,
+                        sent_at - rng.integers(3_600_000, 48 * 3_600_000),
+                    )
+                )
                 sends.append((cid, channel, sent_at, rng.uniform(0.2, 0.6)))
         for name in AUTOMATED:
             for channel in ("push", "web_push"):
                 sends.append((f"auto-{name}-{channel}", channel, None, 0.05))
         sends.append(("tx-receipts", "push", None, 0.03))
-        frame = pl.DataFrame(rows, schema=CAMPAIGN_SCHEMA, orient="row") if rows else pl.DataFrame(schema=CAMPAIGN_SCHEMA)
+        frame = (
+            pl.DataFrame(rows, schema=CAMPAIGN_SCHEMA, orient="row")
+            if rows
+            else pl.DataFrame(schema=CAMPAIGN_SCHEMA)
+        )
         return frame.with_columns(pl.col("sent_at", "updated_at").cast(pl.Int64)).with_columns(
             pl.from_epoch(pl.col("sent_at"), "ms").dt.replace_time_zone("UTC"),
             pl.from_epoch(pl.col("updated_at"), "ms").dt.replace_time_zone("UTC"),
@@ -179,14 +220,32 @@ class Simulation:
             lost = ~self.token_ok[audience]
             glitch = (~lost) & (rng.random(audience.size) < 0.02)
             delivered = ~lost & ~glitch
-            opened = delivered & (rng.random(audience.size) < self.engagement[audience] * 0.35 / self.campaign_quality[cid] ** 0.5)
+            opened = delivered & (
+                rng.random(audience.size)
+                < self.engagement[audience] * 0.35 / self.campaign_quality[cid] ** 0.5
+            )
             t_open = t_after + rng.integers(60_000, 6 * 3_600_000, audience.size)
-            errors = np.where(lost, "unregistered", rng.choice(["rate_limited", "timeout", "invalid_token", "other"], audience.size))
+            errors = np.where(
+                lost,
+                "unregistered",
+                rng.choice(["rate_limited", "timeout", "invalid_token", "other"], audience.size),
+            )
             parts.append(_message_part(self, audience, cid, "sent", t_sent, None))
             parts.append(_message_part(self, audience[delivered], cid, "delivered", t_after[delivered], None))
-            parts.append(_message_part(self, audience[opened], cid, "opened", np.minimum(t_open[opened], day_ms + MS_PER_DAY - 1), None))
+            parts.append(
+                _message_part(
+                    self,
+                    audience[opened],
+                    cid,
+                    "opened",
+                    np.minimum(t_open[opened], day_ms + MS_PER_DAY - 1),
+                    None,
+                )
+            )
             failed = lost | glitch
-            parts.append(_message_part(self, audience[failed], cid, "failed", t_after[failed], errors[failed]))
+            parts.append(
+                _message_part(self, audience[failed], cid, "failed", t_after[failed], errors[failed])
+            )
             self.received[0, audience[delivered]] += 1
             self.today_risk[audience[delivered]] *= self.campaign_quality[cid]
             # a failed send to a lost token is how the platform learns of the opt-out
@@ -225,7 +284,11 @@ class Simulation:
         kind[np.cumsum(counts) - counts] = 0
         times = np.minimum(base + step * rng.integers(5_000, 120_000, who.size), day_ms + MS_PER_DAY - 1)
         value = np.round(rng.gamma(2, 20, who.size), 2)
-        props = np.where(kind == 3, np.char.add('{"value": ', np.char.add(value.astype(str), ', "currency": "EUR"}')), np.where(kind == 1, '{"screen": "home"}', None))
+        props = np.where(
+            kind == 3,
+            np.char.add('{"value": ', np.char.add(value.astype(str), ', "currency": "EUR"}')),
+            np.where(kind == 1, '{"screen": "home"}', None),
+        )
         return pl.DataFrame(
             {
                 "event_id": self._new_ids("app", who.size, "a"),
@@ -253,7 +316,9 @@ class Simulation:
         client = ~(api | silent_send | silent_revisit)
         permission = client & (rng.random(leaving.size) < 0.35)
         self._record_subs(subs, leaving[api], "opt_out", t[api], "api", "api")
-        self._record_subs(subs, leaving[client & ~permission], "opt_out", t[client & ~permission], "user_settings", "client")
+        self._record_subs(
+            subs, leaving[client & ~permission], "opt_out", t[client & ~permission], "user_settings", "client"
+        )
         self._record_subs(subs, leaving[permission], "opt_out", t[permission], "os_permission", "client")
         # the API sometimes repeats itself: a redundant opt-out
         again = leaving[api][rng.random(api.sum()) < 0.3]

@@ -23,12 +23,17 @@ def _timestamp_forms(rng: np.random.Generator, column: str, height: int) -> pl.E
     ts = pl.col(column)
     with_offset = pl.lit(None, pl.String)
     for index, (suffix, hours) in enumerate(OFFSETS):
-        shifted = (ts + pl.duration(minutes=int(hours * 60))).dt.strftime("%Y-%m-%dT%H:%M:%S%.3f") + pl.lit(suffix)
+        shifted = (ts + pl.duration(minutes=int(hours * 60))).dt.strftime("%Y-%m-%dT%H:%M:%S%.3f") + pl.lit(
+            suffix
+        )
         with_offset = pl.when(offset_index == index).then(shifted).otherwise(with_offset)
     return (
-        pl.when(form == 0).then(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
-        .when(form == 1).then(with_offset)
-        .when(form == 2).then(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
+        pl.when(form == 0)
+        .then(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        .when(form == 1)
+        .then(with_offset)
+        .when(form == 2)
+        .then(ts.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
         .otherwise(ts.dt.epoch("ms").cast(pl.String))
         .alias(column)
     )
@@ -38,9 +43,12 @@ def _enum_variants(rng: np.random.Generator, column: str, height: int) -> pl.Exp
     variant = pl.Series(rng.choice(4, height, p=[0.85, 0.05, 0.05, 0.05]))
     value = pl.col(column)
     return (
-        pl.when(variant == 1).then(value.str.to_uppercase())
-        .when(variant == 2).then(pl.lit("  ") + value + pl.lit(" "))
-        .when(variant == 3).then(value.str.to_titlecase())
+        pl.when(variant == 1)
+        .then(value.str.to_uppercase())
+        .when(variant == 2)
+        .then(pl.lit("  ") + value + pl.lit(" "))
+        .when(variant == 3)
+        .then(value.str.to_titlecase())
         .otherwise(value)
         .alias(column)
     )
@@ -81,7 +89,9 @@ def write_day(
         fmt = str(rng.choice(FORMATS))
         if rng.random() < 0.4:
             part = part.with_columns(pl.lit("5.2.1").alias("sdk_version"))  # schema drift
-        written += _write_file(rng, folder / f"export-{index:02d}-{rng.integers(1 << 20):05x}.{fmt}", fmt, part)
+        written += _write_file(
+            rng, folder / f"export-{index:02d}-{rng.integers(1 << 20):05x}.{fmt}", fmt, part
+        )
     if rng.random() < 0.04:
         (folder / "empty.jsonl").write_bytes(b"")
     if rng.random() < 0.03:

@@ -1,6 +1,5 @@
 """Dagster assets: one per raw table, partitioned by export day, writing the Parquet lake."""
 
-
 import datetime as dt
 
 from dagster import (

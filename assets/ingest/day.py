@@ -70,9 +70,7 @@ def ingest_table_day(landing_dir: Path, lake_dir: Path, table_name: str, day: dt
         valid_parts.append(valid)
         quarantine_parts.append(quarantine)
     valid = pl.concat(valid_parts) if valid_parts else pl.DataFrame(schema=typed_schema(table))
-    quarantine = (
-        pl.concat(quarantine_parts) if quarantine_parts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    )
+    quarantine = pl.concat(quarantine_parts) if quarantine_parts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if table.event_id:
         valid = _drop_duplicate_events(valid, lake_dir, table_name, day)
     result.records_loaded = valid.height

@@ -62,9 +62,7 @@ def is_ignored(name: str) -> bool:
 
 
 def _malformed_frame(numbers: list[int], raws: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {RECORD_NUMBER: numbers, RAW: raws}, schema={RECORD_NUMBER: pl.Int64, RAW: pl.String}
-    )
+    return pl.DataFrame({RECORD_NUMBER: numbers, RAW: raws}, schema={RECORD_NUMBER: pl.Int64, RAW: pl.String})
 
 
 def _load_bytes(path: Path) -> bytes:
@@ -102,9 +100,7 @@ def _csv_line(fields: list[str]) -> str:
 def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
-        return pl.DataFrame({RECORD_NUMBER: []}, schema={RECORD_NUMBER: pl.Int64}), _malformed_frame(
-            [], []
-        )
+        return pl.DataFrame({RECORD_NUMBER: []}, schema={RECORD_NUMBER: pl.Int64}), _malformed_frame([], [])
     header = [name.strip().lower() for name in rows[0]]
     body = rows[1:]
     lengths = pl.Series(list(map(len, body)), dtype=pl.Int64)
@@ -117,9 +113,9 @@ def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     broken = (~well_formed) & (lengths > 0)
 
     good_rows = list(itertools.compress(body, well_formed.to_list()))
-    columns = list(zip(*good_rows)) if good_rows else [()] * len(header)
+    columns = list(zip(*good_rows, strict=False)) if good_rows else [()] * len(header)
     records = pl.DataFrame(
-        {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(header, columns)}
+        {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(header, columns, strict=True)}
         if len(set(header)) == len(header)
         else _dedupe_header(header, columns)
     ).with_columns(numbers.filter(well_formed).alias(RECORD_NUMBER))
@@ -136,14 +132,16 @@ def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _dedupe_header(header: list[str], columns: list[tuple]) -> dict[str, pl.Series]:
     """A header naming a column twice: the first occurrence counts, later ones are extras."""
     out: dict[str, pl.Series] = {}
-    for index, (name, values) in enumerate(zip(header, columns)):
+    for index, (name, values) in enumerate(zip(header, columns, strict=True)):
         key = name if name not in out else f"{name}__{index}"
         out[key] = pl.Series(key, values, dtype=pl.String)
     return out
 
 
 def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    lines = pl.DataFrame({RAW: text.split("\n")} if clean_utf8 else {RAW: [_visible(x) for x in text.split("\n")]})
+    lines = pl.DataFrame(
+        {RAW: text.split("\n")} if clean_utf8 else {RAW: [_visible(x) for x in text.split("\n")]}
+    )
     lines = lines.with_row_index(RECORD_NUMBER, offset=1).with_columns(
         pl.col(RECORD_NUMBER).cast(pl.Int64), pl.col(RAW).str.strip_suffix("\r")
     )
@@ -169,9 +167,7 @@ def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.Data
     return parsed.with_columns(good[RECORD_NUMBER], good[RAW]), malformed
 
 
-def _parse_lines_one_by_one(
-    lines: pl.DataFrame, columns: list[str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _parse_lines_one_by_one(lines: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Slow path for a file the vectorized reader refuses: find the lines that do not parse."""
     parsed_rows: list[dict] = []
     bad_numbers: list[int] = []

@@ -21,9 +21,7 @@ def _normalized_offset(zone: pl.Expr) -> pl.Expr:
     return (
         pl.when(zone.is_null() | zone.str.to_uppercase().eq("Z"))
         .then(pl.lit("+00:00"))
-        .otherwise(
-            digits.str.slice(0, 3) + pl.lit(":") + digits.str.slice(3, 2).str.pad_end(2, "0")
-        )
+        .otherwise(digits.str.slice(0, 3) + pl.lit(":") + digits.str.slice(3, 2).str.pad_end(2, "0"))
     )
 
 
@@ -47,8 +45,6 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     from_iso = normalized.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="us", time_zone="UTC", strict=False
     )
-    epoch_ms = pl.when(value.str.contains(_EPOCH_PATTERN)).then(
-        value.cast(pl.Int64, strict=False)
-    )
+    epoch_ms = pl.when(value.str.contains(_EPOCH_PATTERN)).then(value.cast(pl.Int64, strict=False))
     from_epoch = (epoch_ms * 1000).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     return pl.coalesce(from_epoch, from_iso)

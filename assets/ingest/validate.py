@@ -29,9 +29,7 @@ QUARANTINE_SCHEMA = {
 
 def typed_schema(table: Table) -> dict[str, pl.DataType]:
     types = {"timestamp": pl.Datetime("us", "UTC")}
-    schema: dict[str, pl.DataType] = {
-        c.name: types.get(c.kind, pl.String) for c in table.columns
-    }
+    schema: dict[str, pl.DataType] = {c.name: types.get(c.kind, pl.String) for c in table.columns}
     schema.update(export_date=pl.Date, source_file=pl.String, record_number=pl.Int64)
     return schema
 
@@ -66,25 +64,19 @@ def _reason(table: Table, export_day: dt.date) -> pl.Expr:
             )
         if column.name == "error_code":
             failed = pl.col("event_type") == "failed"
-            rules.append(
-                (failed == pl.col("error_code").is_null(), "invalid_value:error_code")
-            )
+            rules.append((failed == pl.col("error_code").is_null(), "invalid_value:error_code"))
     for column in table.columns:
         if column.kind != "timestamp":
             continue
         parsed = pl.col(f"_ts_{column.name}")
-        unparsable = pl.col(column.name).is_not_null() & (
-            parsed.is_null() | (parsed < EARLIEST_VALID)
-        )
+        unparsable = pl.col(column.name).is_not_null() & (parsed.is_null() | (parsed < EARLIEST_VALID))
         rules.append((unparsable, f"invalid_timestamp:{column.name}"))
         if column.own_time:
             rules.append((parsed > latest_own_time, f"future_timestamp:{column.name}"))
     return pl.coalesce([pl.when(cond).then(pl.lit(reason)) for cond, reason in rules])
 
 
-def validate_file(
-    table: Table, export_day: dt.date, read: FileRecords
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate_file(table: Table, export_day: dt.date, read: FileRecords) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(typed valid records, quarantine rows) of one file; every record lands in one of them."""
     records = read.records
     missing = [c for c in table.column_names if c not in records.columns]

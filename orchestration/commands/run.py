@@ -12,6 +12,7 @@ from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from orchestration.cli import CliError, progress, settings
+from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 
@@ -42,8 +43,7 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
         raise CliError(f"--start {start} is after --end {end}")
     if start < settings.first_day:
         raise CliError(
-            f"{start} is before the first export day {settings.first_day} "
-            "(set OPTOUT_FIRST_DAY to cover it)"
+            f"{start} is before the first export day {settings.first_day} (set OPTOUT_FIRST_DAY to cover it)"
         )
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     if end > yesterday:
@@ -115,6 +115,18 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
             f"loaded {row['records_loaded']:>10}  quarantined {row['records_quarantined']:>7}  "
             f"duplicate {row['records_duplicate']:>7}"
         )
+    headlines = read_headlines(config.warehouse)
+    lagged = f"{headlines.lagged_share:.1%}" if headlines.lagged_share is not None else "n/a"
+    print(
+        f"  opt-outs in the marts: {headlines.opt_outs} ({lagged} detected late, through a send or a revisit)"
+    )
+    for rank, campaign in enumerate(headlines.top_campaigns, start=1):
+        rate = campaign["attributed_opt_out_rate"]
+        print(
+            f"  top campaign #{rank}: {campaign['campaign_id']} ({(campaign['campaign_name'] or '').splitlines()[0][:40]!r}) "
+            f"{campaign['attributed_opt_outs']} attributed opt-outs of {campaign['recipients']} recipients"
+            + (f" ({rate:.2%})" if rate is not None else "")
+        )
     print(f"  lake:      {config.lake_dir}")
-    print(f"  warehouse: {config.warehouse}")
+    print(f"  marts:     schema `marts` in {config.warehouse}")
     print(f"  exports:   {config.export_dir}")

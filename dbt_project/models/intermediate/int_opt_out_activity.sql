@@ -4,7 +4,13 @@
 {%- set rebuild_from = rebuild_from_date() %}
 
 with opt_outs as (
-    select opt_out_id, user_id, opt_out_date, platform, window_start, as_of
+    select
+        opt_out_id,
+        user_id,
+        opt_out_date,
+        platform,
+        window_start,
+        as_of
     from {{ ref('fct_opt_outs') }}
     where opt_out_date >= cast('{{ rebuild_from }}' as date)
 ),
@@ -32,7 +38,7 @@ retained as (
     inner join {{ ref('stg_lake__app_events') }} as app_events
         on
             opt_out_lookbacks.user_id = app_events.user_id
-            and app_events.occurred_at > opt_out_lookbacks.window_start
+            and opt_out_lookbacks.window_start < app_events.occurred_at
             and app_events.occurred_at
             <= {{ dbt.dateadd('day', 'opt_out_lookbacks.lookback_days', 'opt_out_lookbacks.window_start') }}
 )

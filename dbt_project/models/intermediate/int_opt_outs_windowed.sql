@@ -30,7 +30,7 @@ last_engagement as (
     inner join engagement
         on
             opt_outs.user_id = engagement.user_id
-            and engagement.occurred_at < opt_outs.occurred_at
+            and opt_outs.occurred_at > engagement.occurred_at
             and engagement.occurred_at >= {{ days_before('opt_outs.occurred_at', lag_days) }}
     where opt_outs.detected_via in ('send_feedback', 'revisit')
     group by opt_outs.event_id

@@ -28,7 +28,7 @@ from activity
 inner join {{ ref('stg_lake__app_events') }} as app_events
     on
         activity.user_id = app_events.user_id
-        and app_events.occurred_at <= activity.window_start
+        and activity.window_start >= app_events.occurred_at
         and app_events.occurred_at > {{ dbt.dateadd('day', '-1 * activity.lookback_days', 'activity.window_start') }}
 group by
     activity.opt_out_id,

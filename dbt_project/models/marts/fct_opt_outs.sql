@@ -35,7 +35,7 @@ engagement_before as (
         on
             opt_outs.user_id = messages.user_id
             and messages.event_type in ('delivered', 'opened')
-            and messages.occurred_at <= opt_outs.window_start
+            and opt_outs.window_start >= messages.occurred_at
             and messages.occurred_at > {{ days_before('opt_outs.window_start', reach_back) }}
 ),
 
@@ -69,7 +69,7 @@ activity_after as (
     inner join {{ ref('stg_lake__app_events') }} as app_events
         on
             opt_outs.user_id = app_events.user_id
-            and app_events.occurred_at > opt_outs.window_start
+            and opt_outs.window_start < app_events.occurred_at
             and app_events.occurred_at <= {{ days_after('opt_outs.window_start', activity_days) }}
 )
 

@@ -15,7 +15,8 @@ campaign_ids as (
     union
     select campaign_id from {{ ref('stg_lake__messages') }}
     union
-    select revealing_campaign_id as campaign_id from opt_outs where revealing_campaign_id is not null
+    select revealing_campaign_id as campaign_id from opt_outs
+    where revealing_campaign_id is not null
 ),
 
 reach as (

@@ -15,9 +15,12 @@ with days as (
 
 platforms as (
     select 'ios' as platform
-    union all select 'android' as platform
-    union all select 'web' as platform
-    union all select 'unknown' as platform
+    union all
+    select 'android' as platform
+    union all
+    select 'web' as platform
+    union all
+    select 'unknown' as platform
 ),
 
 opt_ins as (
@@ -74,7 +77,7 @@ spread as (
     inner join days
         on
             days.date >= cast(opt_outs.window_start as date)
-            and days.date <= opt_outs.opt_out_date
+            and opt_outs.opt_out_date >= days.date
     group by days.date, opt_outs.platform
 ),
 

@@ -1,0 +1,22 @@
+"""`optout demo`: sample exports if none have landed, then everything, then where it all is."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from orchestration.cli import progress, settings
+from orchestration.commands.generate import generate_command
+from orchestration.commands.run import landed_days, run_command
+
+SAMPLE = {"start": dt.date(2026, 1, 1), "days": 60, "users": 5000, "seed": 42}
+
+
+def demo_command(args: argparse.Namespace) -> None:
+    config = settings()
+    if not landed_days(config):
+        progress(f"{config.landing_dir} is empty: generating the sample exports first")
+        generate_command(argparse.Namespace(out=None, **SAMPLE))
+    else:
+        progress(f"using the exports already in {config.landing_dir}")
+    run_command(argparse.Namespace(start=None, end=None))

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: venv, install, lint, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3.11 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+
+# The UI and report tests drive Debian's Chromium (never a browser a tool downloads itself).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== sqlfluff (dbt templater)"
+sqlfluff lint dbt_project/models --disable-progress-bar
+echo "== pytest"
+python -m pytest "$@"
