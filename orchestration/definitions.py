@@ -12,5 +12,5 @@ from orchestration.resources import OptoutPaths
 defs = Definitions(
     assets=[*ingest_assets, optout_dbt_models],
     jobs=[everything_job],
-    resources={"paths": OptoutPaths.from_env(), "dbt": dbt_resource()},
+    resources={"paths": OptoutPaths(), "dbt": dbt_resource()},
 )

@@ -10,35 +10,32 @@ from assets.config import Settings, resolve_path
 
 
 class OptoutPaths(ConfigurableResource):
-    """Where raw exports land and where the lake, warehouse and exports live."""
+    """Where raw exports land and where the lake, warehouse and exports live.
 
-    landing_dir: str
-    lake_dir: str
-    warehouse: str
-    export_dir: str
+    A field left empty is read from its env var when used (spec/interfaces.md), so the
+    resource always agrees with dbt, which reads the same variables.
+    """
 
-    @classmethod
-    def from_env(cls) -> OptoutPaths:
-        settings = Settings.from_env()
-        return cls(
-            landing_dir=str(settings.landing_dir),
-            lake_dir=str(settings.lake_dir),
-            warehouse=str(settings.warehouse),
-            export_dir=str(settings.export_dir),
-        )
+    landing_dir: str = ""
+    lake_dir: str = ""
+    warehouse: str = ""
+    export_dir: str = ""
+
+    def _resolve(self, value: str, attribute: str) -> Path:
+        return resolve_path(value) if value else getattr(Settings.from_env(), attribute)
 
     @property
     def landing(self) -> Path:
-        return resolve_path(self.landing_dir)
+        return self._resolve(self.landing_dir, "landing_dir")
 
     @property
     def lake(self) -> Path:
-        return resolve_path(self.lake_dir)
+        return self._resolve(self.lake_dir, "lake_dir")
 
     @property
     def warehouse_path(self) -> Path:
-        return resolve_path(self.warehouse)
+        return self._resolve(self.warehouse, "warehouse")
 
     @property
     def exports(self) -> Path:
-        return resolve_path(self.export_dir)
+        return self._resolve(self.export_dir, "export_dir")

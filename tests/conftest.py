@@ -1,0 +1,85 @@
+"""Shared fixtures: isolated pipeline folders per test, a generated sample, the dbt manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assets.config import REPO_ROOT
+from assets.generator.run import generate
+
+SAMPLE_START = dt.date(2026, 1, 1)
+
+
+@dataclass
+class Workspace:
+    root: Path
+    landing: Path
+    lake: Path
+    warehouse: Path
+    exports: Path
+    dagster_home: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "OPTOUT_LANDING_DIR": str(self.landing),
+            "OPTOUT_LAKE_DIR": str(self.lake),
+            "OPTOUT_WAREHOUSE": str(self.warehouse),
+            "OPTOUT_EXPORT_DIR": str(self.exports),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+
+    def optout(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the `optout` CLI in a fresh process, as a user would."""
+        result = subprocess.run(
+            [sys.executable, "-m", "orchestration.cli", *args],
+            env={**os.environ, **self.env()},
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=900,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+
+def make_workspace(root: Path) -> Workspace:
+    return Workspace(
+        root=root,
+        landing=root / "landing",
+        lake=root / "lake",
+        warehouse=root / "warehouse" / "optout.duckdb",
+        exports=root / "exports",
+        dagster_home=root / "dagster_home",
+    )
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Workspace:
+    ws = make_workspace(tmp_path)
+    for key, value in ws.env().items():
+        monkeypatch.setenv(key, value)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    from orchestration.dbt_project import ensure_manifest
+
+    return ensure_manifest()
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory, dbt_manifest) -> Workspace:
+    """A generated data set (600 users x 21 days) run through `optout run` once."""
+    ws = make_workspace(tmp_path_factory.mktemp("sample"))
+    generate(ws.landing, SAMPLE_START, 21, 600, seed=11)
+    ws.optout("run")
+    return ws

@@ -1,0 +1,59 @@
+"""Small builders for hand-made landing folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import polars as pl
+
+from assets.ingest.day import ingest_table_day
+from assets.ingest.lake import DATA_FILE, QUARANTINE_FILE, day_dir
+
+
+def day_folder(landing: Path, table: str, day: str) -> Path:
+    folder = landing / table / f"dt={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_csv(landing: Path, table: str, day: str, name: str, text: str) -> Path:
+    path = day_folder(landing, table, day) / name
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    return path
+
+
+def write_jsonl(landing: Path, table: str, day: str, name: str, records: list[dict | str]) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    path = day_folder(landing, table, day) / name
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    return path
+
+
+def ingest(landing: Path, lake: Path, table: str, day: str):
+    return ingest_table_day(landing, lake, table, dt.date.fromisoformat(day))
+
+
+def loaded(lake: Path, table: str, day: str) -> pl.DataFrame:
+    return pl.read_parquet(day_dir(lake, table, dt.date.fromisoformat(day)) / DATA_FILE)
+
+
+def quarantined(lake: Path, table: str, day: str) -> pl.DataFrame:
+    return pl.read_parquet(day_dir(lake, table, dt.date.fromisoformat(day)) / QUARANTINE_FILE)
+
+
+def message(event_id: str, **overrides) -> dict:
+    record = {
+        "event_id": event_id,
+        "user_id": "u1",
+        "campaign_id": "c1",
+        "event_type": "delivered",
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "error_code": None,
+    }
+    record.update(overrides)
+    return record
