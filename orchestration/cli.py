@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from collections.abc import Sequence
 
-from assets.config import Settings
-
-
-class CliError(Exception):
-    """A failure worth one line on stderr, not a stack trace."""
+from orchestration.commands.common import CliError
 
 
 def _date(text: str) -> dt.date:
@@ -77,14 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optout {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def settings() -> Settings:
-    return Settings.from_env()
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from assets.config import Settings
 from assets.ingest.assets import partition_days
-from orchestration.dbt_project import optout_dbt, use_absolute_paths
+from orchestration.dbt_project import optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
 from orchestration.partitions import export_days
+from orchestration.warehouse_metadata import with_table_metadata
 
 GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate", "audit": "audit", "marts": "marts"}
 
@@ -53,9 +55,10 @@ def dbt_executable() -> str:
 def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     days = partition_days(context)
     dbt_vars = dbt_vars_for_days(days[0], days[-1])
-    use_absolute_paths()
+    prepare_dbt_environment()
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream().fetch_row_counts()
+    events = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    yield from with_table_metadata(events, Settings.from_env().warehouse)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -23,13 +23,15 @@ optout_dbt = DbtProject(
 optout_dbt.prepare_if_dev()
 
 
-def use_absolute_paths() -> None:
-    """dbt reads the same env vars; give it absolute paths whatever its working directory."""
-    os.environ.update(Settings.from_env().export_env())
+def prepare_dbt_environment() -> None:
+    """dbt reads the same env vars: give it absolute paths, and a folder for the warehouse."""
+    settings = Settings.from_env()
+    os.environ.update(settings.export_env())
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
 
 
 def ensure_manifest() -> Path:
     if not optout_dbt.manifest_path.exists():
-        use_absolute_paths()
+        prepare_dbt_environment()
         optout_dbt.preparer.prepare(optout_dbt)
     return optout_dbt.manifest_path

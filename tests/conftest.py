@@ -46,7 +46,9 @@ class Workspace:
             timeout=900,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
         return result
 
 

@@ -12,7 +12,9 @@ HEADER = "event_id,user_id,campaign_id,event_type,occurred_at,error_code\n"
 
 
 def reconcile(result):
-    assert result.records_read == result.records_loaded + result.records_quarantined + result.records_duplicate
+    assert (
+        result.records_read == result.records_loaded + result.records_quarantined + result.records_duplicate
+    )
 
 
 def test_malformed_csv_rows_are_quarantined_with_their_text(tmp_path):
@@ -30,7 +32,10 @@ def test_malformed_csv_rows_are_quarantined_with_their_text(tmp_path):
     bad = quarantined(lake, "messages", DAY).sort("record_number")
     assert bad["reason"].to_list() == ["malformed_record", "malformed_record"]
     assert bad["record_number"].to_list() == [2, 3]
-    assert bad["raw_record"].to_list() == ["m2,u1,c1,delivered", "m3,u1,c1,delivered,2026-01-05T10:00:00Z,,extra"]
+    assert bad["raw_record"].to_list() == [
+        "m2,u1,c1,delivered",
+        "m3,u1,c1,delivered,2026-01-05T10:00:00Z,,extra",
+    ]
     assert loaded(lake, "messages", DAY)["user_id"].to_list() == ["u1", "u,1"]
 
 
@@ -102,12 +107,22 @@ def test_clock_skew_of_one_hour_is_accepted_and_created_at_may_be_future(tmp_pat
     assert ingest(landing, lake, "messages", DAY).records_loaded == 1
     assert ingest(landing, lake, "campaigns", DAY).records_loaded == 1
     campaign = loaded(lake, "campaigns", DAY).row(0, named=True)
-    assert (campaign["channel"], campaign["campaign_type"], campaign["name"]) == ("web_push", "broadcast", 'Sale, "now" 🎉')
+    assert (campaign["channel"], campaign["campaign_type"], campaign["name"]) == (
+        "web_push",
+        "broadcast",
+        'Sale, "now" 🎉',
+    )
 
 
 def test_missing_required_column_makes_every_row_of_the_file_bad(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    write_csv(landing, "messages", DAY, "a.csv", "event_id,user_id,event_type,occurred_at\nm1,u1,sent,2026-01-05T10:00:00Z\n")
+    write_csv(
+        landing,
+        "messages",
+        DAY,
+        "a.csv",
+        "event_id,user_id,event_type,occurred_at\nm1,u1,sent,2026-01-05T10:00:00Z\n",
+    )
     write_jsonl(landing, "messages", DAY, "b.jsonl", [message("m2")])
     result = ingest(landing, lake, "messages", DAY)
     reconcile(result)
@@ -118,7 +133,13 @@ def test_missing_required_column_makes_every_row_of_the_file_bad(tmp_path):
 def test_duplicates_same_day_keep_the_first_file_and_line(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_jsonl(landing, "messages", DAY, "b.jsonl", [message("m1", campaign_id="from-b")])
-    write_jsonl(landing, "messages", DAY, "a.jsonl", [message("m1", campaign_id="from-a"), message("m1", campaign_id="a-line-2")])
+    write_jsonl(
+        landing,
+        "messages",
+        DAY,
+        "a.jsonl",
+        [message("m1", campaign_id="from-a"), message("m1", campaign_id="a-line-2")],
+    )
     result = ingest(landing, lake, "messages", DAY)
     assert (result.records_read, result.records_loaded, result.records_duplicate) == (3, 1, 2)
     row = loaded(lake, "messages", DAY).row(0, named=True)
@@ -127,8 +148,16 @@ def test_duplicates_same_day_keep_the_first_file_and_line(tmp_path):
 
 def test_duplicates_of_an_earlier_day_are_counted_not_loaded(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    write_jsonl(landing, "messages", "2026-01-04", "a.jsonl", [message("m1", occurred_at="2026-01-04T10:00:00Z")])
-    write_jsonl(landing, "messages", DAY, "a.jsonl", [message("m1", occurred_at="2026-01-04T10:00:00Z"), message("m2")])
+    write_jsonl(
+        landing, "messages", "2026-01-04", "a.jsonl", [message("m1", occurred_at="2026-01-04T10:00:00Z")]
+    )
+    write_jsonl(
+        landing,
+        "messages",
+        DAY,
+        "a.jsonl",
+        [message("m1", occurred_at="2026-01-04T10:00:00Z"), message("m2")],
+    )
     ingest(landing, lake, "messages", "2026-01-04")
     result = ingest(landing, lake, "messages", DAY)
     assert (result.records_loaded, result.records_duplicate) == (1, 1)

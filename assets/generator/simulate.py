@@ -331,7 +331,8 @@ class Simulation:
         # uninstalling (silent mobile opt-outs) ends activity; others churn by engagement
         uninstall = leaving[silent_send & mobile]
         self.active[uninstall] = False
-        stays = rng.random(leaving.size) < 0.35 + 0.6 * self.engagement[leaving]
+        # Firefox users who lost their token unknowingly keep visiting (that is how it is found)
+        stays = (rng.random(leaving.size) < 0.35 + 0.6 * self.engagement[leaving]) | silent_revisit
         self.active[leaving[~stays]] = False
 
     def _re_opt_ins(self, day_ms: int, subs: list[dict]) -> None:

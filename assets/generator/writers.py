@@ -119,7 +119,7 @@ def _write_file(rng: np.random.Generator, path: Path, fmt: str, part: pl.DataFra
     data += b"".join(malformed)
     records += len(malformed)
     if fmt.endswith(".gz"):
-        data = gzip.compress(data, compresslevel=1)
+        data = gzip.compress(data, compresslevel=1, mtime=0)  # same seed, same bytes
     path.write_bytes(data)
     return records
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from orchestration.cli import progress, settings
+from orchestration.commands.common import progress, settings
 from orchestration.commands.generate import generate_command
 from orchestration.commands.run import landed_days, run_command
 

@@ -8,7 +8,7 @@ import time
 
 from assets.config import resolve_path
 from assets.generator.run import generate
-from orchestration.cli import progress, settings
+from orchestration.commands.common import progress, settings
 
 
 def generate_command(args: argparse.Namespace) -> None:

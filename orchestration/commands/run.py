@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import time
 
 import polars as pl
@@ -11,7 +12,7 @@ import polars as pl
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
-from orchestration.cli import CliError, progress, settings
+from orchestration.commands.common import CliError, progress, settings
 from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
@@ -71,7 +72,9 @@ def failure_reason(result) -> str:
             error = event.step_failure_data.error
             user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
             message = (user_error or error).message if error else "step failed"
-            return f"step {event.step_key} failed: {message.strip().splitlines()[-1]}"
+            # "dagster._core...Failure: <description>" -> "<description>"
+            reason = re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message.strip().splitlines()[-1])
+            return f"step {event.step_key} failed: {reason}"
     return "the run failed (see the Dagster logs above)"
 
 

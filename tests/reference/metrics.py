@@ -89,7 +89,7 @@ def load(lake: Path) -> Inputs:
 
 def _opt_outs_and_opt_ins(inputs: Inputs) -> tuple[list[dict], list[dict]]:
     opt_outs, opt_ins = [], []
-    for user_id, events in inputs.subscriptions.items():
+    for events in inputs.subscriptions.values():
         previous = None
         period_start = None
         for event in events:
@@ -137,8 +137,11 @@ def fct_opt_outs(inputs: Inputs, p: Params) -> list[dict]:
         else:
             window_start = opted_out_at
 
-        def within(m, days, kind):
-            return m["event_type"] == kind and window_start - dt.timedelta(days=days) < m["occurred_at"] <= window_start
+        def within(m, days, kind, window_start=window_start):
+            return (
+                m["event_type"] == kind
+                and window_start - dt.timedelta(days=days) < m["occurred_at"] <= window_start
+            )
 
         received = _latest([m for m in messages if within(m, p.attribution_window_days, "delivered")])
         opened = _latest([m for m in messages if within(m, p.attribution_window_days, "opened")])
@@ -156,7 +159,9 @@ def fct_opt_outs(inputs: Inputs, p: Params) -> list[dict]:
                 "opted_in_at": event["opted_in_at"],
                 "is_lagged": lagged,
                 "window_start": window_start,
-                "revealing_campaign_id": event["campaign_id"] if event["detected_via"] == "send_feedback" else None,
+                "revealing_campaign_id": event["campaign_id"]
+                if event["detected_via"] == "send_feedback"
+                else None,
                 "pushes_received": sum(within(m, p.pressure_lookback_days, "delivered") for m in messages),
                 "last_received_campaign_id": received["campaign_id"] if received else None,
                 "last_received_at": received["occurred_at"] if received else None,
@@ -186,7 +191,9 @@ def _opted_in_users(inputs: Inputs, day: dt.date) -> list[str]:
 def mart_opt_out_daily(inputs: Inputs, facts: list[dict]) -> list[dict]:
     _, opt_ins = _opt_outs_and_opt_ins(inputs)
     days = _covered_days(inputs)
-    counts = defaultdict(lambda: {"opt_ins": 0, "opt_outs_detected": 0, "opt_outs_estimated": 0.0, "opted_in_base": 0})
+    counts = defaultdict(
+        lambda: {"opt_ins": 0, "opt_outs_detected": 0, "opt_outs_estimated": 0.0, "opted_in_base": 0}
+    )
     for event in opt_ins:
         counts[(event["occurred_at"].date(), inputs.platform(event["user_id"]))]["opt_ins"] += 1
     for fact in facts:
@@ -311,7 +318,14 @@ def last_events(inputs: Inputs, facts: list[dict], p: Params) -> tuple[list[dict
         summary[key][0] += row["event_count"]
         summary[key][1].add(row["user_id"])
     retain_churn = [
-        {"opt_out_date": k[0], "platform": k[1], "lookback_days": k[2], "status": k[3], "opt_outs": v[0], "users": len(v[1])}
+        {
+            "opt_out_date": k[0],
+            "platform": k[1],
+            "lookback_days": k[2],
+            "status": k[3],
+            "opt_outs": v[0],
+            "users": len(v[1]),
+        }
         for k, v in churn.items()
     ]
     events = [

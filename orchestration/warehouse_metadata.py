@@ -1,0 +1,73 @@
+"""Row counts and previews of the built tables, read after dbt has released the warehouse.
+
+dagster-dbt's own row-count fetch keeps a connection open in the Dagster process, which
+would hold DuckDB's single-writer lock for as long as that process lives; a short
+read-only connection after the build avoids that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from dagster import AssetKey, MetadataValue, Output
+
+# tables worth a preview in the UI: (sort columns, columns shown)
+PREVIEWS = {
+    AssetKey(["marts", "mart_campaign_opt_outs"]): (
+        ["attributed_opt_outs", "campaign_id"],
+        [
+            "campaign_id",
+            "campaign_name",
+            "recipients",
+            "attributed_opt_outs",
+            "attributed_opt_out_rate",
+            "revealed_opt_outs",
+        ],
+    ),
+}
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    body = "".join(
+        "| "
+        + " | ".join("" if v is None else str(v).replace("\n", " ").replace("|", "/") for v in row)
+        + " |\n"
+        for row in frame.rows()
+    )
+    return header + body
+
+
+def with_table_metadata(events: Iterable, warehouse: Path) -> Iterator:
+    """Pass the events on, adding row counts (and previews) to the model outputs."""
+    events = list(events)
+    if not warehouse.exists():
+        yield from events
+        return
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for event in events:
+            if isinstance(event, Output) and event.metadata is not None:
+                key = AssetKey(event.output_name.split("__")) if event.output_name else None
+                extra = _table_metadata(connection, key)
+                if extra:
+                    event = event.with_metadata({**event.metadata, **extra})
+            yield event
+
+
+def _table_metadata(connection: duckdb.DuckDBPyConnection, key: AssetKey | None) -> dict:
+    if key is None or len(key.path) != 2:
+        return {}
+    schema, table = key.path
+    try:
+        relation = connection.table(f"{schema}.{table}")
+        metadata = {"dagster/row_count": relation.count("*").fetchall()[0][0]}
+    except duckdb.Error:
+        return {}
+    if key in PREVIEWS:
+        order, columns = PREVIEWS[key]
+        preview = relation.pl().sort(order, descending=[True, False]).head(10).select(columns)
+        metadata["preview"] = MetadataValue.md(_markdown(preview))
+    return metadata

@@ -1,0 +1,20 @@
+"""Run dbt against a test workspace, in its own process like Dagster does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from orchestration.dbt_assets import dbt_executable
+from orchestration.dbt_project import DBT_PROJECT_DIR, prepare_dbt_environment
+
+
+def dbt(*args: str, vars: dict | None = None) -> None:
+    command = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if vars:
+        command += ["--vars", json.dumps(vars)]
+    prepare_dbt_environment()
+    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    if result.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")
