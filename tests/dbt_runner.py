@@ -11,7 +11,14 @@ from orchestration.dbt_project import DBT_PROJECT_DIR, prepare_dbt_environment
 
 
 def dbt(*args: str, vars: dict | None = None) -> None:
-    command = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     if vars:
         command += ["--vars", json.dumps(vars)]
     prepare_dbt_environment()

@@ -109,6 +109,10 @@ def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataF
     )
 
 
+def _first_line(text: str | None, width: int = 40) -> str:
+    return (text or "").split("\n", 1)[0][:width]
+
+
 def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     totals = ingestion_totals(config, start, end)
     print(f"\nSummary for export days {start} .. {end}")
@@ -126,7 +130,7 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     for rank, campaign in enumerate(headlines.top_campaigns, start=1):
         rate = campaign["attributed_opt_out_rate"]
         print(
-            f"  top campaign #{rank}: {campaign['campaign_id']} ({(campaign['campaign_name'] or '').splitlines()[0][:40]!r}) "
+            f"  top campaign #{rank}: {campaign['campaign_id']} ({_first_line(campaign['campaign_name'])!r}) "
             f"{campaign['attributed_opt_outs']} attributed opt-outs of {campaign['recipients']} recipients"
             + (f" ({rate:.2%})" if rate is not None else "")
         )

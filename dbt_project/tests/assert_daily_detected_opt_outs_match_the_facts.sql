@@ -1,0 +1,23 @@
+-- The daily mart's detected opt-outs are the facts of the covered days, by platform.
+with daily as (
+    select
+        date,
+        platform,
+        opt_outs_detected
+    from {{ ref('mart_opt_out_daily') }}
+),
+
+facts as (
+    select
+        opt_out_date,
+        platform,
+        count(*) as opt_outs
+    from {{ ref('fct_opt_outs') }}
+    group by opt_out_date, platform
+)
+
+select daily.*
+from daily
+left join facts
+    on daily.date = facts.opt_out_date and daily.platform = facts.platform
+where daily.opt_outs_detected <> coalesce(facts.opt_outs, 0)

@@ -1,0 +1,28 @@
+-- For every lookback, retain + pending + churn counts every opt-out of the day exactly once.
+with facts as (
+    select
+        opt_out_date,
+        platform,
+        count(*) as opt_outs
+    from {{ ref('fct_opt_outs') }}
+    group by opt_out_date, platform
+),
+
+statuses as (
+    select
+        opt_out_date,
+        platform,
+        lookback_days,
+        sum(opt_outs) as opt_outs
+    from {{ ref('mart_retain_churn') }}
+    group by opt_out_date, platform, lookback_days
+)
+
+select
+    statuses.opt_out_date,
+    statuses.platform,
+    statuses.lookback_days
+from statuses
+left join facts
+    on statuses.opt_out_date = facts.opt_out_date and statuses.platform = facts.platform
+where facts.opt_outs is null or facts.opt_outs <> statuses.opt_outs
