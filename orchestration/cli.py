@@ -44,14 +44,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_date, help="first export day (default: first landed day)")
     run.add_argument("--end", type=_date, help="last export day (default: last landed day)")
 
+    export = commands.add_parser(
+        "export",
+        help="write the opted-out user file of a preset (relative to --date) or of --start/--end",
+    )
+    export.add_argument("--preset", choices=["last_week", "last_month", "last_year"])
+    export.add_argument("--date", type=_date, help="logical date of the preset (default: last ingested day)")
+    export.add_argument("--start", type=_date, help="first day of the range (inclusive)")
+    export.add_argument("--end", type=_date, help="last day of the range (inclusive)")
+
     commands.add_parser(
         "demo", help="generate sample exports if none have landed, then run everything on them"
     )
     return parser
 
 
+def _check_export_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    has_range = args.start is not None or args.end is not None
+    if args.preset and has_range:
+        parser.error("export: give either --preset or --start/--end, not both")
+    if not args.preset and (args.start is None or args.end is None):
+        parser.error("export: give --preset, or both --start and --end")
+    if args.date and not args.preset:
+        parser.error("export: --date goes with --preset")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        _check_export_arguments(parser, args)
     try:
         if args.command == "generate":
             from orchestration.commands.generate import generate_command
@@ -61,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orchestration.commands.run import run_command
 
             run_command(args)
+        elif args.command == "export":
+            from orchestration.commands.export import export_command
+
+            export_command(args)
         elif args.command == "demo":
             from orchestration.commands.demo import demo_command
 

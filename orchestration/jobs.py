@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
+from assets.exports.assets import BETWEEN_KEY
 from orchestration.partitions import export_days
 
 EVERYTHING_JOB = "optout_everything"
+# every run touching the warehouse carries this tag; the instance allows one at a time
+WAREHOUSE_TAG = {"optout/warehouse": "duckdb"}
 
 everything_job = define_asset_job(
     EVERYTHING_JOB,
-    selection=AssetSelection.all(),
+    # the "dates between" export is asked for explicitly, never by the daily runs
+    selection=AssetSelection.all() - AssetSelection.assets(BETWEEN_KEY),
     partitions_def=export_days,
-    description="Ingest the export days, rebuild the marts they affect, write the exports.",
+    tags=WAREHOUSE_TAG,
+    description=(
+        "Ingest the export days, rebuild the marts they affect (dbt build, tests as checks), "
+        "write the rolling opted-out user files."
+    ),
 )
 
 

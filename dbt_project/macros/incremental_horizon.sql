@@ -75,6 +75,13 @@
     {%- if not execute -%}
         {{ return({'first': '2000-01-01', 'last': '2000-01-01'}) }}
     {%- endif -%}
+    {%- if load_relation(covered_relation) is none -%}
+        {%- if flags.WHICH in ('build', 'run') -%}
+            {{ exceptions.raise_compiler_error('int_export_days_covered is not built: no export day ingested?') }}
+        {%- endif -%}
+        {#- compiling or linting a project that has never run: any day will do -#}
+        {{ return({'first': '2000-01-01', 'last': '2000-01-01'}) }}
+    {%- endif -%}
     {%- set row = run_query('select first_export_date, last_export_date from ' ~ covered_relation).rows[0] -%}
     {%- set first = [row[0] | string, rebuild_from] | max -%}
     {{ return({'first': first, 'last': row[1] | string}) }}

@@ -1,0 +1,85 @@
+"""Dagster assets writing the opted-out user files.
+
+- `exports/opted_out_users_rolling`: part of every daily run; writes the `last_week`,
+  `last_month` and `last_year` files for the run's logical date (its last export day).
+- `exports/opted_out_users_between`: "dates between" from the UI: select a range of daily
+  partitions and launch one backfill; it runs as a single run and writes one file for the
+  whole range.
+"""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from assets.exports.opted_out_users import ExportResult, write_export
+from assets.exports.ranges import PRESET_DAYS, between_range, preset_range
+from assets.ingest.assets import partition_days
+from orchestration.partitions import export_days
+from orchestration.resources import OptoutPaths
+
+UPSTREAM = [AssetKey(["marts", "fct_opt_outs"]), AssetKey(["audit", "ingestion_log"])]
+ROLLING_KEY = AssetKey(["exports", "opted_out_users_rolling"])
+BETWEEN_KEY = AssetKey(["exports", "opted_out_users_between"])
+
+
+def export_metadata(result: ExportResult) -> dict:
+    return {
+        "path": MetadataValue.path(str(result.csv_path)),
+        "manifest": MetadataValue.path(str(result.manifest_path)),
+        "row_count": result.row_count,
+        "sha256": result.sha256,
+    }
+
+
+@asset(
+    key=ROLLING_KEY,
+    deps=UPSTREAM,
+    partitions_def=export_days,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="exports",
+    kinds={"csv"},
+    owners=["team:crm"],
+    description=(
+        "Opted-out users of the last 7, 30 and 365 days up to the run's logical date "
+        "(`last_week`, `last_month`, `last_year`), one CSV + manifest each, for follow-up "
+        "through other channels."
+    ),
+)
+def opted_out_users_rolling(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
+    logical_date = partition_days(context)[-1]
+    metadata: dict = {"logical_date": logical_date.isoformat()}
+    for preset in PRESET_DAYS:
+        result = write_export(paths.warehouse_path, paths.exports, preset_range(preset, logical_date))
+        context.log.info(f"{preset}: {result.row_count} users -> {result.csv_path}")
+        metadata.update({f"{preset}_{key}": value for key, value in export_metadata(result).items()})
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    key=BETWEEN_KEY,
+    deps=UPSTREAM,
+    partitions_def=export_days,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="exports",
+    kinds={"csv"},
+    owners=["team:crm"],
+    description=(
+        "Opted-out users for any range of export days: select the days in the partition "
+        "picker and launch one backfill; one CSV + manifest covers the whole range."
+    ),
+)
+def opted_out_users_between(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
+    days = partition_days(context)
+    result = write_export(paths.warehouse_path, paths.exports, between_range(days[0], days[-1]))
+    context.log.info(f"{days[0]} .. {days[-1]}: {result.row_count} users -> {result.csv_path}")
+    return MaterializeResult(
+        metadata={"start": days[0].isoformat(), "end": days[-1].isoformat(), **export_metadata(result)}
+    )
+
+
+export_assets = [opted_out_users_rolling, opted_out_users_between]

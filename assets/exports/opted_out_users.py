@@ -1,0 +1,117 @@
+"""Write the opted-out user file of a date range, with its manifest, atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from assets.exports.ranges import ExportRange, ExportRangeError, check_covered
+
+COLUMNS = ["external_id", "user_id", "platform", "last_opted_out_at", "opt_outs_in_range"]
+SUBFOLDER = "opted_out_users"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    csv_path: Path
+    manifest_path: Path
+    row_count: int
+    sha256: str
+    covered_days: tuple[dt.date, dt.date] | None
+
+
+def covered_export_days(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
+    log = connection.table("audit.ingestion_log").select("export_date").pl()
+    if log.is_empty():
+        return None, None
+    return log["export_date"].min(), log["export_date"].max()
+
+
+def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFrame:
+    """One row per user with an opt-out in the range (spec/metrics.md), sorted by user_id."""
+    return (
+        facts.filter(pl.col("opt_out_date").is_between(export_range.start, export_range.end))
+        .group_by("user_id")
+        .agg(
+            pl.col("external_id").first(),
+            pl.col("platform").first(),
+            pl.col("opted_out_at").max().alias("last_opted_out_at"),
+            pl.len().cast(pl.Int64).alias("opt_outs_in_range"),
+        )
+        .sort("user_id")
+        .select(COLUMNS)
+    )
+
+
+def _csv_bytes(rows: pl.DataFrame) -> bytes:
+    text = rows.with_columns(
+        pl.col("last_opted_out_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    ).write_csv(line_terminator="\r\n", quote_style="necessary")
+    return text.encode("utf-8")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename over it: readers see the old or the new file."""
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Path]:
+    folder = (export_dir / SUBFOLDER).resolve()
+    csv_path = (folder / f"{export_range.file_stem}.csv").resolve()
+    manifest_path = (folder / f"{export_range.file_stem}.manifest.json").resolve()
+    for path in (csv_path, manifest_path):
+        if path.parent != folder:  # dates make the names; this guards any future change
+            raise ExportRangeError(f"{path} would escape the export folder {folder}")
+    return csv_path, manifest_path
+
+
+def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -> ExportResult:
+    if not warehouse.exists():
+        raise ExportRangeError(f"no warehouse at {warehouse}: run the pipeline first")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        first_day, last_day = covered_export_days(connection)
+        check_covered(export_range, first_day, last_day)
+        facts = (
+            connection.table("marts.fct_opt_outs")
+            .select("user_id", "external_id", "platform", "opted_out_at", "opt_out_date")
+            .pl()
+        )
+    rows = opted_out_users(facts, export_range)
+    data = _csv_bytes(rows)
+    digest = hashlib.sha256(data).hexdigest()
+    csv_path, manifest_path = export_paths(export_dir, export_range)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    covered_start = max(export_range.start, first_day)
+    manifest = {
+        "start": export_range.start.isoformat(),
+        "end": export_range.end.isoformat(),
+        "preset": export_range.preset,
+        "file": csv_path.name,
+        "columns": COLUMNS,
+        "row_count": rows.height,
+        "sha256": digest,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "export_days_covered": {"first": covered_start.isoformat(), "last": export_range.end.isoformat()},
+        "export_days_ingested": {"first": first_day.isoformat(), "last": last_day.isoformat()},
+    }
+    # the manifest goes last: once it names the sha256, the CSV it describes is in place
+    _atomic_write(csv_path, data)
+    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    return ExportResult(csv_path, manifest_path, rows.height, digest, (covered_start, export_range.end))

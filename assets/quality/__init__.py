@@ -1,0 +1,1 @@
+"""Great Expectations suites over the lake and the marts."""

@@ -1,0 +1,96 @@
+"""The daily schedule and the landing sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from dagster import (
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SkipReason,
+    schedule,
+    sensor,
+)
+
+from assets.config import Settings
+from assets.contract import TABLE_NAMES
+from orchestration.jobs import WAREHOUSE_TAG, everything_job, partition_range_tags
+
+LATE_ARRIVAL_DAYS = 3
+
+
+def daily_run_range(execution_time: dt.datetime, first_day: dt.date) -> tuple[dt.date, dt.date]:
+    """The export days a daily run covers: yesterday, and the days late records still change."""
+    logical_date = execution_time.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    start = max(first_day, logical_date - dt.timedelta(days=LATE_ARRIVAL_DAYS))
+    return start, logical_date
+
+
+@schedule(
+    job=everything_job,
+    cron_schedule="0 4 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+    description=(
+        "Every day at 04:00 UTC: ingest yesterday's export day, re-ingest the 3 days before it "
+        "(late records), rebuild the marts they affect and write the rolling exports - one run."
+    ),
+)
+def daily_schedule(context: ScheduleEvaluationContext):
+    start, end = daily_run_range(context.scheduled_execution_time, Settings.from_env().first_day)
+    return RunRequest(
+        run_key=f"daily-{end.isoformat()}",
+        tags={**partition_range_tags(start.isoformat(), end.isoformat()), **WAREHOUSE_TAG},
+    )
+
+
+def day_fingerprints(landing_dir: Path) -> dict[str, str]:
+    """A fingerprint of every landed export day: the names, sizes and times of its files."""
+    entries: dict[str, list[str]] = {}
+    for table in TABLE_NAMES:
+        folder = landing_dir / table
+        if not folder.is_dir():
+            continue
+        for day_folder in folder.glob("dt=*"):
+            day = day_folder.name.removeprefix("dt=")
+            try:
+                dt.date.fromisoformat(day)
+            except ValueError:
+                continue
+            for path in sorted(day_folder.iterdir()):
+                if path.is_file():
+                    stat = path.stat()
+                    entries.setdefault(day, []).append(f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return {day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16] for day, lines in entries.items()}
+
+
+@sensor(
+    job=everything_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Notices a new or re-delivered export day folder in the landing area and runs just that day.",
+)
+def landing_sensor(context: SensorEvaluationContext):
+    settings = Settings.from_env()
+    seen = json.loads(context.cursor) if context.cursor else {}
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    # a day is complete (a partition) once it is over; today's folder waits for tomorrow
+    current = {
+        day: fingerprint
+        for day, fingerprint in day_fingerprints(settings.landing_dir).items()
+        if settings.first_day <= dt.date.fromisoformat(day) <= yesterday
+    }
+    changed = sorted(day for day, fingerprint in current.items() if seen.get(day) != fingerprint)
+    context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
+    if not changed:
+        return SkipReason("no new or re-delivered export day")
+    return [
+        RunRequest(run_key=f"landing-{day}-{current[day]}", partition_key=day, tags=WAREHOUSE_TAG)
+        for day in changed
+    ]
