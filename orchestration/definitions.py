@@ -1,16 +1,20 @@
 """The Dagster code location: merges the per-concern modules, nothing else."""
 
-from __future__ import annotations
-
 from dagster import Definitions
 
+from assets.exports.assets import export_assets
 from assets.ingest.assets import ingest_assets
+from orchestration.checks import quality_checks
 from orchestration.dbt_assets import dbt_resource, optout_dbt_models
 from orchestration.jobs import everything_job
 from orchestration.resources import OptoutPaths
+from orchestration.schedules import daily_schedule, landing_sensor
 
 defs = Definitions(
-    assets=[*ingest_assets, optout_dbt_models],
+    assets=[*ingest_assets, optout_dbt_models, *export_assets],
+    asset_checks=quality_checks,
     jobs=[everything_job],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor],
     resources={"paths": OptoutPaths(), "dbt": dbt_resource()},
 )

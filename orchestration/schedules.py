@@ -66,8 +66,13 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
             for path in sorted(day_folder.iterdir()):
                 if path.is_file():
                     stat = path.stat()
-                    entries.setdefault(day, []).append(f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
-    return {day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16] for day, lines in entries.items()}
+                    entries.setdefault(day, []).append(
+                        f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+                    )
+    return {
+        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+        for day, lines in entries.items()
+    }
 
 
 @sensor(

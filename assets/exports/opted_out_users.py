@@ -52,9 +52,9 @@ def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFr
 
 
 def _csv_bytes(rows: pl.DataFrame) -> bytes:
-    text = rows.with_columns(
-        pl.col("last_opted_out_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-    ).write_csv(line_terminator="\r\n", quote_style="necessary")
+    text = rows.with_columns(pl.col("last_opted_out_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(
+        line_terminator="\r\n", quote_style="necessary"
+    )
     return text.encode("utf-8")
 
 

@@ -49,7 +49,7 @@ def bad_records(rng: np.random.Generator, table: str, frame: pl.DataFrame, day: 
     own_time = next(c.name for c in contract.columns if c.own_time)
     day_after = (day + dt.timedelta(days=3)).isoformat() + "T12:00:00Z"
     for kind in kinds:
-        count = rng.binomial(frame.height, BAD_SHARE) or int(rng.random() < 0.3)
+        count = rng.binomial(frame.height, BAD_SHARE)
         if count == 0:
             continue
         rows = text.sample(n=count, with_replacement=True, seed=int(rng.integers(1 << 31)))

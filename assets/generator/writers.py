@@ -13,6 +13,7 @@ import polars as pl
 from assets.contract import TABLES
 
 FORMATS = ["csv", "csv.gz", "jsonl", "jsonl.gz", "parquet"]
+MALFORMED_FILE_SHARE = 0.15  # files that end with a line that does not parse
 OFFSETS = [("+03:00", 3), ("-05:00", -5), ("+05:30", 5.5)]
 
 
@@ -147,7 +148,7 @@ def _jsonl(rng: np.random.Generator, part: pl.DataFrame) -> bytes:
 
 
 def _malformed_csv_lines(rng: np.random.Generator, width: int) -> list[bytes]:
-    if rng.random() > 0.5:
+    if rng.random() > MALFORMED_FILE_SHARE:
         return []
     if rng.random() < 0.5:
         return [(",".join(["oops"] * (width + 2)) + "\n").encode()]
@@ -155,7 +156,7 @@ def _malformed_csv_lines(rng: np.random.Generator, width: int) -> list[bytes]:
 
 
 def _malformed_json_lines(rng: np.random.Generator) -> list[bytes]:
-    if rng.random() > 0.5:
+    if rng.random() > MALFORMED_FILE_SHARE:
         return []
     if rng.random() < 0.5:
         return [b'{"event_id": "truncated", "user_id": \n']

@@ -28,7 +28,7 @@ def records_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFra
         frame = pl.DataFrame(schema=typed_schema(TABLES[table]))
     contract = TABLES[table]
     own_time = next(c.name for c in contract.columns if c.own_time)
-    day_end = (pl.col("export_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1) + CLOCK_SKEW)
+    day_end = pl.col("export_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1) + CLOCK_SKEW
     timestamps = [c.name for c in contract.columns if c.kind == "timestamp"]
     return frame.with_columns(
         (pl.col(own_time) - day_end).dt.total_seconds().alias("_seconds_after_day_end"),
@@ -39,12 +39,23 @@ def records_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFra
 
 
 def log_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFrame:
+    """Per export day: whether its counts balance; plus the run's quarantine share (all days).
+
+    The share is taken over the whole run, so one small day with a couple of bad records
+    does not block the marts; a feed whose records turned bad wholesale does.
+    """
     frame = _read(lake_dir, table, days, lake.LOG_FILE)
     if frame is None:
-        return pl.DataFrame({"quarantine_share": [], "balance": []}, schema={"quarantine_share": pl.Float64, "balance": pl.Int64})
-    return frame.with_columns(
-        (pl.col("records_quarantined") / pl.col("records_read").clip(lower_bound=1)).alias("quarantine_share"),
-        (pl.col("records_read") - pl.col("records_loaded") - pl.col("records_quarantined") - pl.col("records_duplicate")).alias("balance"),
+        return pl.DataFrame(schema={"balance": pl.Int64, "quarantine_share": pl.Float64})
+    share = frame["records_quarantined"].sum() / max(frame["records_read"].sum(), 1)
+    return frame.select(
+        (
+            pl.col("records_read")
+            - pl.col("records_loaded")
+            - pl.col("records_quarantined")
+            - pl.col("records_duplicate")
+        ).alias("balance"),
+        pl.lit(share, pl.Float64).alias("quarantine_share"),
     )
 
 
@@ -58,7 +69,9 @@ def lake_expectations(table: str) -> list:
         if column.required:
             expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name))
         if column.kind == "enum":
-            expectations.append(gx.expectations.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values)))
+            expectations.append(
+                gx.expectations.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values))
+            )
     if contract.event_id:
         expectations.append(gx.expectations.ExpectColumnValuesToBeUnique(column="event_id"))
     expectations += [
@@ -72,7 +85,9 @@ def log_expectations() -> list:
     import great_expectations as gx
 
     return [
-        gx.expectations.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=max_quarantine_share()),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column="quarantine_share", min_value=0, max_value=max_quarantine_share()
+        ),
         gx.expectations.ExpectColumnValuesToBeBetween(column="balance", min_value=0, max_value=0),
     ]
 

@@ -68,6 +68,13 @@ def run_pipeline(start: dt.date, end: dt.date) -> None:
 
 def failure_reason(result) -> str:
     for event in result.all_events:
+        evaluation = event.event_specific_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
+        if evaluation is not None and not evaluation.passed:
+            return (
+                f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
+                f"{evaluation.description or 'see its metadata in Dagster'}"
+            )
+    for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None

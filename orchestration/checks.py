@@ -1,0 +1,94 @@
+"""Great Expectations suites as blocking Dagster asset checks (dbt tests come with @dbt_assets)."""
+
+import datetime as dt
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+
+from assets.contract import TABLE_NAMES
+from assets.ingest.assets import lake_asset_key
+from assets.ingest.lake import ingested_days
+from assets.quality.lake_suite import validate_lake
+from assets.quality.marts_suite import validate_marts
+from assets.quality.suites import SuiteOutcome, max_quarantine_share
+from orchestration.resources import OptoutPaths
+
+
+def run_days(tags: dict[str, str], available: list[dt.date]) -> list[dt.date]:
+    """The export days a run covers, from its partition tags (all ingested days if none)."""
+    start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
+    end = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    if not start or not end:
+        return available
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def check_result(outcomes: list[SuiteOutcome]) -> AssetCheckResult:
+    failures = [{"suite": o.suite, **failure} for o in outcomes for failure in o.failures]
+    first = failures[0] if failures else None
+    return AssetCheckResult(
+        passed=not failures,
+        description=(
+            f"{len(failures)} expectation(s) failed, first: {first['suite']} {first['expectation']} "
+            f"{first['kwargs'].get('column', '')} (observed {first['observed_value']}, examples {first['examples']})"
+            if first
+            else "every expectation passed"
+        ),
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "suites": ", ".join(o.suite for o in outcomes),
+            "expectations_evaluated": sum(o.evaluated for o in outcomes),
+            "expectations_failed": len(failures),
+            "failing_expectations": MetadataValue.json(failures),
+        },
+    )
+
+
+def _lake_check(table: str) -> AssetChecksDefinition:
+    @asset_check(
+        asset=lake_asset_key(table),
+        name="ge_lake_suite",
+        blocking=True,
+        description=(
+            f"Great Expectations on the {table} lake days of the run: contract schema, non-null "
+            "keys, accepted values, unique event ids, own times within the export day (+1 h) "
+            "and after 2000, counts that reconcile, and a quarantine share at most "
+            "OPTOUT_MAX_QUARANTINE_SHARE (default 25%) over the run's days. Blocking: a failure stops the marts."
+        ),
+    )
+    def lake_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
+        days = run_days(context.run.tags, ingested_days(paths.lake, table))
+        result = check_result(validate_lake(paths.lake, table, days))
+        context.log.info(
+            f"{table}: {len(days)} days checked, max quarantine share {max_quarantine_share():.1%}, "
+            f"passed={result.passed}"
+        )
+        return result
+
+    return lake_check
+
+
+@asset_check(
+    asset=AssetKey(["marts", "fct_opt_outs"]),
+    name="ge_marts_suite",
+    blocking=True,
+    description=(
+        "Great Expectations on the marts: keys, accepted values, non-negative counts and "
+        "windows, and reconciliations (daily detected opt-outs, pressure buckets, campaign "
+        "attributions and reveals all add up to the facts). Blocking: a failure stops the exports."
+    ),
+)
+def marts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
+    return check_result(validate_marts(paths.warehouse_path))
+
+
+lake_checks = [_lake_check(table) for table in TABLE_NAMES]
+quality_checks = [*lake_checks, marts_check]
