@@ -56,7 +56,7 @@ def run_pipeline(start: dt.date, end: dt.date) -> None:
     """Execute the everything job for [start, end] as one run; raise CliError on failure."""
     from orchestration.definitions import defs
 
-    job = defs.get_job_def(EVERYTHING_JOB)
+    job = defs.resolve_job_def(EVERYTHING_JOB)
     result = job.execute_in_process(
         instance=get_instance(),
         tags=partition_range_tags(start.isoformat(), end.isoformat()),
