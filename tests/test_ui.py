@@ -93,9 +93,7 @@ def test_every_definition_loads_without_errors(webserver):
     ):
         assert key in nodes, key
         assert nodes[key]["description"], key
-    groups = {
-        n["groupName"] for n in data["assetNodes"] if not n["assetKey"]["path"][0] == "lake" or n["groupName"]
-    }
+    groups = {n["groupName"] for n in data["assetNodes"]}
     assert {"ingest", "dbt_staging", "dbt_intermediate", "marts", "audit", "exports"} <= groups
     checks = {c["name"] for n in nodes.values() for c in n["assetChecksOrError"].get("checks", [])}
     assert {"ge_lake_suite", "ge_marts_suite", "unique_fct_opt_outs_opt_out_id"} <= checks
