@@ -53,27 +53,35 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--start", type=_date, help="first day of the range (inclusive)")
     export.add_argument("--end", type=_date, help="last day of the range (inclusive)")
 
+    report = commands.add_parser(
+        "report", help="write the HTML opt-out report (and PNG charts) of a preset or of --start/--end"
+    )
+    report.add_argument("--preset", choices=["last_week", "last_month", "last_year"])
+    report.add_argument("--date", type=_date, help="logical date of the preset (default: last ingested day)")
+    report.add_argument("--start", type=_date, help="first day of the range (inclusive)")
+    report.add_argument("--end", type=_date, help="last day of the range (inclusive)")
+
     commands.add_parser(
         "demo", help="generate sample exports if none have landed, then run everything on them"
     )
     return parser
 
 
-def _check_export_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def _check_range_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     has_range = args.start is not None or args.end is not None
     if args.preset and has_range:
-        parser.error("export: give either --preset or --start/--end, not both")
+        parser.error(f"{args.command}: give either --preset or --start/--end, not both")
     if not args.preset and (args.start is None or args.end is None):
-        parser.error("export: give --preset, or both --start and --end")
+        parser.error(f"{args.command}: give --preset, or both --start and --end")
     if args.date and not args.preset:
-        parser.error("export: --date goes with --preset")
+        parser.error(f"{args.command}: --date goes with --preset")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "export":
-        _check_export_arguments(parser, args)
+    if args.command in ("export", "report"):
+        _check_range_arguments(parser, args)
     try:
         if args.command == "generate":
             from orchestration.commands.generate import generate_command
@@ -87,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from orchestration.commands.export import export_command
 
             export_command(args)
+        elif args.command == "report":
+            from orchestration.commands.report import report_command
+
+            report_command(args)
         elif args.command == "demo":
             from orchestration.commands.demo import demo_command
 

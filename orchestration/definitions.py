@@ -4,6 +4,7 @@ from dagster import Definitions
 
 from assets.exports.assets import export_assets
 from assets.ingest.assets import ingest_assets
+from assets.report.assets import opt_out_report
 from orchestration.checks import quality_checks
 from orchestration.dbt_assets import dbt_resource, optout_dbt_models
 from orchestration.jobs import everything_job
@@ -11,7 +12,7 @@ from orchestration.resources import OptoutPaths
 from orchestration.schedules import daily_schedule, landing_sensor
 
 defs = Definitions(
-    assets=[*ingest_assets, optout_dbt_models, *export_assets],
+    assets=[*ingest_assets, optout_dbt_models, *export_assets, opt_out_report],
     asset_checks=quality_checks,
     jobs=[everything_job],
     schedules=[daily_schedule],

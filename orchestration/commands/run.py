@@ -12,6 +12,8 @@ import polars as pl
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
+from assets.report.assets import report_range
+from assets.report.build import SUBFOLDER
 from orchestration.commands.common import CliError, progress, settings
 from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
@@ -116,6 +118,17 @@ def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataF
     )
 
 
+def report_path(config: Settings, start: dt.date, end: dt.date):
+    """The report the run's report asset wrote (its range: the run's days, at least 30)."""
+    first_ingested = min(
+        (d for t in TABLE_NAMES for d in lake.ingested_days(config.lake_dir, t)), default=start
+    )
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    report_start, report_end = report_range(days, first_ingested)
+    path = config.export_dir / SUBFOLDER / f"opt_out_report_{report_start}_{report_end}.html"
+    return path if path.exists() else None
+
+
 def _first_line(text: str | None, width: int = 40) -> str:
     return (text or "").split("\n", 1)[0][:width]
 
@@ -144,3 +157,6 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
     print(f"  exports:   {config.export_dir}")
+    report = report_path(config, start, end)
+    if report is not None:
+        print(f"  report:    {report}")
