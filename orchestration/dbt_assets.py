@@ -1,10 +1,7 @@
 """Every dbt model as a Dagster asset, partitioned like ingestion; dbt tests as asset checks."""
 
 import json
-import shutil
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
@@ -12,7 +9,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from assets.config import Settings
 from assets.ingest.assets import partition_days
-from orchestration.dbt_project import optout_dbt, prepare_dbt_environment
+from orchestration.dbt_project import dbt_executable, optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
 from orchestration.partitions import export_days
 from orchestration.warehouse_metadata import with_table_metadata
@@ -38,11 +35,6 @@ class OptoutTranslator(DagsterDbtTranslator):
 
 
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
-def dbt_executable() -> str:
-    beside_python = Path(sys.executable).with_name("dbt")
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
 @dbt_assets(

@@ -7,6 +7,9 @@ manifest; `ensure_manifest()` does the same on demand for the CLI and tests.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -23,6 +26,12 @@ optout_dbt = DbtProject(
 optout_dbt.prepare_if_dev()
 
 
+def dbt_executable() -> str:
+    """The dbt beside this Python (the venv's), whether or not the venv is on PATH."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
 def prepare_dbt_environment() -> None:
     """dbt reads the same env vars: give it absolute paths, and a folder for the warehouse."""
     settings = Settings.from_env()
@@ -31,7 +40,18 @@ def prepare_dbt_environment() -> None:
 
 
 def ensure_manifest() -> Path:
+    """`dbt parse` once, so importing the Dagster definitions finds the manifest."""
     if not optout_dbt.manifest_path.exists():
         prepare_dbt_environment()
-        optout_dbt.preparer.prepare(optout_dbt)
+        command = [
+            dbt_executable(),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}")
     return optout_dbt.manifest_path

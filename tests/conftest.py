@@ -71,6 +71,13 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     return ws
 
 
+def pytest_configure(config):
+    """The dbt manifest must exist before test modules import the Dagster definitions."""
+    from orchestration.dbt_project import ensure_manifest
+
+    ensure_manifest()
+
+
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     from orchestration.dbt_project import ensure_manifest

@@ -6,8 +6,7 @@ import json
 import os
 import subprocess
 
-from orchestration.dbt_assets import dbt_executable
-from orchestration.dbt_project import DBT_PROJECT_DIR, prepare_dbt_environment
+from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_executable, prepare_dbt_environment
 
 
 def dbt(*args: str, vars: dict | None = None) -> None:
