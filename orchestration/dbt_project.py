@@ -18,6 +18,11 @@ from assets.config import REPO_ROOT, Settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
+# `dagster dev` started as .venv/bin/dagster (venv not activated) still finds the venv's dbt
+_venv_bin = str(Path(sys.executable).parent)
+if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])
+
 optout_dbt = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,

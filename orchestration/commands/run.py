@@ -56,6 +56,9 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
 
 def run_pipeline(start: dt.date, end: dt.date) -> None:
     """Execute the everything job for [start, end] as one run; raise CliError on failure."""
+    from orchestration.dbt_project import ensure_manifest
+
+    ensure_manifest()
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(EVERYTHING_JOB)
