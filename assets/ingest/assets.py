@@ -10,6 +10,8 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableSchema,
     asset,
 )
 
@@ -17,6 +19,7 @@ from assets.contract import TABLE_NAMES, TABLES
 from assets.ingest.day import ingest_table_day
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
+from assets.ingest.validate import typed_schema
 from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
 
@@ -30,6 +33,23 @@ def lake_asset_key(table: str) -> AssetKey:
 def partition_days(context: AssetExecutionContext) -> list[dt.date]:
     """The export days of this run, oldest first (a single-run backfill may span many)."""
     return [dt.date.fromisoformat(key) for key in sorted(context.partition_keys)]
+
+
+def lake_column_schema(table: str) -> TableSchema:
+    """The typed lake columns as Dagster shows them (contract columns, then lineage)."""
+    return TableSchema(
+        columns=[
+            TableColumn(name, str(dtype), description=LINEAGE.get(name, ""))
+            for name, dtype in typed_schema(TABLES[table]).items()
+        ]
+    )
+
+
+LINEAGE = {
+    "export_date": "export day whose folder delivered the record",
+    "source_file": "landing file the record came from",
+    "record_number": "1-based record position in that file",
+}
 
 
 def _ingest_asset(table: str) -> AssetsDefinition:
@@ -47,7 +67,10 @@ def _ingest_asset(table: str) -> AssetsDefinition:
             f"the contract ({columns}). Bad records go to the quarantine with their reason, "
             "duplicate event ids are kept once; the day is replaced whole and atomically."
         ),
-        metadata={"contract": MetadataValue.md(f"Columns: `{columns}`")},
+        metadata={
+            "contract": MetadataValue.md(f"Columns: `{columns}`"),
+            "dagster/column_schema": lake_column_schema(table),
+        },
     )
     def ingest(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
         days = partition_days(context)
