@@ -4,6 +4,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.helpers import message, write_jsonl
 from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
 
@@ -40,13 +41,26 @@ def test_run_prints_a_summary_with_headline_numbers(sample_run):
 
 
 def test_run_fails_with_one_line_reason_on_a_corrupt_file(workspace, dbt_manifest):
-    folder = workspace.landing / "messages" / "dt=2026-01-02"
-    folder.mkdir(parents=True)
-    (folder / "part.csv.gz").write_bytes(b"\x1f\x8b\x08\x00 definitely not gzip")
-    result = workspace.optout("run", "--start", "2026-01-02", "--end", "2026-01-02", check=False)
+    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        write_jsonl(
+            workspace.landing,
+            "messages",
+            day,
+            "good.jsonl",
+            [message(f"m-{day}", occurred_at=f"{day}T10:00:00Z")],
+        )
+    (workspace.landing / "messages" / "dt=2026-01-02" / "part.csv.gz").write_bytes(
+        b"\x1f\x8b\x08\x00 definitely not gzip"
+    )
+    result = workspace.optout("run", "--start", "2026-01-01", "--end", "2026-01-03", check=False)
     assert result.returncode == 1
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("optout run: ") and "part.csv.gz" in last_line
+    assert last_line.startswith("optout run: ") and "part.csv.gz" in last_line and "2026-01-02" in last_line
+    # the other days of the run are ingested; the broken day is not half-loaded
+    assert [d.name for d in sorted((workspace.lake / "messages").glob("dt=*"))] == [
+        "dt=2026-01-01",
+        "dt=2026-01-03",
+    ]
 
 
 def test_run_refuses_days_before_the_first_partition_day(workspace, monkeypatch):

@@ -77,14 +77,15 @@ def _ingest_asset(table: str) -> AssetsDefinition:
         clean_leftovers(paths.lake, table)
         totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0}
         unknown: list[str] = []
+        failed: list[str] = []
         for index, day in enumerate(days, start=1):
             try:
                 result = ingest_table_day(paths.landing, paths.lake, table, day)
             except UnreadableFileError as exc:
-                raise Failure(
-                    description=f"{table} {day}: {exc}",
-                    metadata={"export_date": day.isoformat(), "table": table},
-                ) from exc
+                # this day keeps its previous version; the other days of the run go on
+                failed.append(f"{day}: {exc}")
+                context.log.error(f"{table}: day {index}/{len(days)} ({day}) failed: {exc}")
+                continue
             totals["read"] += result.records_read
             totals["loaded"] += result.records_loaded
             totals["quarantined"] += result.records_quarantined
@@ -95,6 +96,11 @@ def _ingest_asset(table: str) -> AssetsDefinition:
                 f"{table}: day {index}/{len(days)} ({day}) read {result.records_read}, "
                 f"loaded {result.records_loaded}, quarantined {result.records_quarantined}, "
                 f"duplicate {result.records_duplicate}"
+            )
+        if failed:
+            raise Failure(
+                description=f"{table}: {len(failed)} of {len(days)} export days could not be read: {'; '.join(failed)}",
+                metadata={"failed_days": MetadataValue.json(failed)},
             )
         if unknown:
             context.log.warning(f"{table}: files not read (unknown extension): {unknown}")
