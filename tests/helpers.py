@@ -57,3 +57,15 @@ def message(event_id: str, **overrides) -> dict:
     }
     record.update(overrides)
     return record
+
+
+def chromium(profile: Path, url: str, *extra: str, window: str = "1400,900", budget_ms: int = 15000):
+    """Debian's headless Chromium with the flags this closed network needs; returns the process."""
+    import subprocess
+
+    flags = [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={profile}", f"--window-size={window}", f"--virtual-time-budget={budget_ms}",
+    ]  # fmt: skip
+    return subprocess.run([*flags, *extra, url], capture_output=True, text=True, timeout=120)

@@ -5,7 +5,6 @@ import json
 import re
 import shutil
 import struct
-import subprocess
 from html.parser import HTMLParser
 
 import duckdb
@@ -14,7 +13,7 @@ import pytest
 
 from assets.config import REPO_ROOT
 from assets.report.assets import make_report
-from tests.helpers import write_jsonl
+from tests.helpers import chromium, write_jsonl
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHARTS = ["trend", "pressure", "campaigns", "retain_churn", "last_events"]
@@ -123,30 +122,17 @@ def test_pngs_are_real_images_and_the_export_is_linked(report):
 def test_report_renders_in_headless_chromium(report, tmp_path):
     assert shutil.which("chromium"), "Debian's chromium is missing: tests/run.sh installs it"
     ARTIFACTS.mkdir(exist_ok=True)
-    flags = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1200,3000",
-        "--virtual-time-budget=5000",
-        "--enable-logging=stderr",
-        "--v=0",
-    ]
     url = report.html_path.as_uri()
-    shown = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    profile = tmp_path / "profile"
+    shown = chromium(
+        profile, url, "--enable-logging=stderr", "--v=0", "--dump-dom", window="1200,3000", budget_ms=5000
+    )
     assert "Uncaught" not in shown.stderr and "CONSOLE" not in shown.stderr
     for name in CHARTS:
         figure = re.search(rf'<figure data-chart="{name}">(.*?)</figure>', shown.stdout, re.S)
         assert figure and "<svg" in figure.group(1) and figure.group(1).count("<path") > 3, name
     screenshot = ARTIFACTS / "opt_out_report.png"
-    subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+    chromium(profile, url, f"--screenshot={screenshot}", window="1200,3000", budget_ms=5000)
     assert screenshot.stat().st_size > 50_000
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from assets.config import REPO_ROOT
 from orchestration.instance import INSTANCE_YAML
+from tests.helpers import chromium
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 QUERY = """
@@ -104,24 +105,10 @@ def test_asset_graph_renders_in_headless_chromium(webserver, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "asset_graph.png"
     screenshot.unlink(missing_ok=True)
-    flags = [
-        "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1400,900",
-        "--virtual-time-budget=20000",
-    ]
     url = f"http://127.0.0.1:{webserver}/asset-groups"
-    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    dom = chromium(tmp_path / "profile", url, "--dump-dom", budget_ms=20000).stdout
     for group in ("ingest", "dbt_staging", "marts", "exports"):
         assert group in dom, group
-    subprocess.run([*flags, f"--screenshot={screenshot}", url], capture_output=True, timeout=120)
+    chromium(tmp_path / "profile", url, f"--screenshot={screenshot}", budget_ms=20000)
     assert screenshot.exists() and screenshot.stat().st_size > 20_000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

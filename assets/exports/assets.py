@@ -27,6 +27,17 @@ ROLLING_KEY = AssetKey(["exports", "opted_out_users_rolling"])
 BETWEEN_KEY = AssetKey(["exports", "opted_out_users_between"])
 
 
+# what both export assets share: upstream, partitions, one run per range, UI facets
+EXPORT_ASSET = {
+    "deps": UPSTREAM,
+    "partitions_def": export_days,
+    "backfill_policy": BackfillPolicy.single_run(),
+    "group_name": "exports",
+    "kinds": {"csv"},
+    "owners": ["team:crm"],
+}
+
+
 def export_metadata(result: ExportResult) -> dict:
     return {
         "path": MetadataValue.path(str(result.csv_path)),
@@ -38,12 +49,7 @@ def export_metadata(result: ExportResult) -> dict:
 
 @asset(
     key=ROLLING_KEY,
-    deps=UPSTREAM,
-    partitions_def=export_days,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="exports",
-    kinds={"csv"},
-    owners=["team:crm"],
+    **EXPORT_ASSET,
     description=(
         "Opted-out users of the last 7, 30 and 365 days up to the run's logical date "
         "(`last_week`, `last_month`, `last_year`), one CSV + manifest each, for follow-up "
@@ -62,12 +68,7 @@ def opted_out_users_rolling(context: AssetExecutionContext, paths: OptoutPaths) 
 
 @asset(
     key=BETWEEN_KEY,
-    deps=UPSTREAM,
-    partitions_def=export_days,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="exports",
-    kinds={"csv"},
-    owners=["team:crm"],
+    **EXPORT_ASSET,
     description=(
         "Opted-out users for any range of export days: select the days in the partition "
         "picker and launch one backfill; one CSV + manifest covers the whole range."

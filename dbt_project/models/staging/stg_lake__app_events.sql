@@ -1,4 +1,4 @@
--- The earliest delivery of an event id wins (see stg_lake__subscriptions).
+-- Typed; each event id once (macros/versions.sql: first_delivery).
 with typed as (
     select
         cast(event_id as {{ dbt.type_string() }}) as event_id,
@@ -10,25 +10,6 @@ with typed as (
         cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(record_number as {{ dbt.type_bigint() }}) as record_number
     from {{ source('lake', 'app_events') }}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by event_id order by export_date, source_file, record_number
-        ) as delivery_rank
-    from typed
 )
 
-select
-    event_id,
-    user_id,
-    event_name,
-    occurred_at,
-    properties,
-    export_date,
-    source_file,
-    record_number
-from ranked
-where delivery_rank = 1
+{{ first_delivery('typed', ['event_id', 'user_id', 'event_name', 'occurred_at', 'properties', 'export_date', 'source_file', 'record_number']) }}

@@ -1,0 +1,36 @@
+{#-
+  Two ways the raw tables repeat themselves, in one place each.
+
+  first_delivery: an event id delivered more than once is kept once, the earliest export
+  day, then file name, then record wins (ingestion already does this per day and against
+  earlier days; a day re-ingested after a later one can still repeat an id).
+
+  latest_version: users and campaigns are versioned; the latest updated_at wins, ties to
+  the later export day, then file name, then record.
+-#}
+{% macro first_delivery(relation, columns) -%}
+    select {{ columns | join(', ') }}
+    from (
+        select
+            *,
+            row_number() over (
+                partition by event_id order by export_date, source_file, record_number
+            ) as delivery_rank
+        from {{ relation }}
+    ) as ranked
+    where delivery_rank = 1
+{%- endmacro %}
+
+{% macro latest_version(relation, key, columns) -%}
+    select {{ columns | join(', ') }}
+    from (
+        select
+            *,
+            row_number() over (
+                partition by {{ key }}
+                order by updated_at desc, export_date desc, source_file desc, record_number desc
+            ) as version_rank
+        from {{ relation }}
+    ) as ranked
+    where version_rank = 1
+{%- endmacro %}
