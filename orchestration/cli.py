@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -48,23 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         help="write the opted-out user file of a preset (relative to --date) or of --start/--end",
     )
-    export.add_argument("--preset", choices=["last_week", "last_month", "last_year"])
-    export.add_argument("--date", type=_date, help="logical date of the preset (default: last ingested day)")
-    export.add_argument("--start", type=_date, help="first day of the range (inclusive)")
-    export.add_argument("--end", type=_date, help="last day of the range (inclusive)")
+    _add_range_arguments(export)
 
     report = commands.add_parser(
         "report", help="write the HTML opt-out report (and PNG charts) of a preset or of --start/--end"
     )
-    report.add_argument("--preset", choices=["last_week", "last_month", "last_year"])
-    report.add_argument("--date", type=_date, help="logical date of the preset (default: last ingested day)")
-    report.add_argument("--start", type=_date, help="first day of the range (inclusive)")
-    report.add_argument("--end", type=_date, help="last day of the range (inclusive)")
+    _add_range_arguments(report)
 
     commands.add_parser(
         "demo", help="generate sample exports if none have landed, then run everything on them"
     )
     return parser
+
+
+def _add_range_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--preset", choices=["last_week", "last_month", "last_year"])
+    command.add_argument("--date", type=_date, help="logical date of the preset (default: last ingested day)")
+    command.add_argument("--start", type=_date, help="first day of the range (inclusive)")
+    command.add_argument("--end", type=_date, help="last day of the range (inclusive)")
 
 
 def _check_range_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -83,30 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("export", "report"):
         _check_range_arguments(parser, args)
     try:
-        if args.command == "generate":
-            from orchestration.commands.generate import generate_command
-
-            generate_command(args)
-        elif args.command == "run":
-            from orchestration.commands.run import run_command
-
-            run_command(args)
-        elif args.command == "export":
-            from orchestration.commands.export import export_command
-
-            export_command(args)
-        elif args.command == "report":
-            from orchestration.commands.report import report_command
-
-            report_command(args)
-        elif args.command == "demo":
-            from orchestration.commands.demo import demo_command
-
-            demo_command(args)
-    except CliError as exc:
-        print(f"optout {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError) as exc:
+        # each command's module is imported only when used (Dagster and dbt are slow to load)
+        module = importlib.import_module(f"orchestration.commands.{args.command}")
+        getattr(module, f"{args.command}_command")(args)
+    except (CliError, ValueError, OSError) as exc:
         print(f"optout {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0
