@@ -13,7 +13,6 @@ import datetime as dt
 import gzip
 import io
 import json
-import resource
 import time
 from pathlib import Path
 
@@ -45,6 +44,15 @@ def _baseline_read(path: Path) -> int:
     return pl.read_ndjson(io.BytesIO(b"\n".join(lines)), ignore_errors=True).height if lines else 0
 
 
+def peak_resident_mib() -> float:
+    """This process's own peak RSS (VmHWM). ru_maxrss would also count the parent's memory
+    from before exec, so a benchmark started by a large process would inherit its peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("landing", type=Path)
@@ -68,7 +76,7 @@ def main() -> None:
                 records += ingest_table_day(args.landing, args.lake, table, day).records_read
         print(f"day {index}/{len(days)} done", flush=True)
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_resident_mib()
     print(
         json.dumps(
             {
