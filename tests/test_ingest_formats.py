@@ -117,3 +117,23 @@ def test_empty_files_have_no_records(tmp_path):
     (folder / "nothing.csv").write_bytes(b"")
     result = ingest(landing, lake, "app_events", DAY)
     assert (result.files_read, result.records_read) == (3, 0)
+
+
+def test_parquet_epoch_milliseconds_as_integers_or_whole_doubles(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    frame = pl.DataFrame(
+        {
+            "event_id": ["a1", "a2"],
+            "user_id": ["u1", "u2"],
+            "event_name": ["x", "y"],
+            "occurred_at": [1767607200000.0, 1767607200500.0],
+        }
+    )
+    frame.write_parquet(day_folder(landing, "app_events", DAY) / "doubles.parquet")
+    frame.with_columns(
+        pl.col("occurred_at").cast(pl.Int64), pl.Series("event_id", ["a3", "a4"])
+    ).write_parquet(day_folder(landing, "app_events", DAY) / "integers.parquet")
+    ingest(landing, lake, "app_events", DAY)
+    times = loaded(lake, "app_events", DAY)["occurred_at"].to_list()
+    instant = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+    assert times == [instant, instant + dt.timedelta(milliseconds=500)] * 2

@@ -209,6 +209,9 @@ def _as_text(series: pl.Series) -> pl.Series:
         return series.to_frame().select(pl.struct(pl.all()).struct.json_encode()).to_series()
     if dtype == pl.Binary:
         return series.cast(pl.String, strict=False)
+    if dtype.is_float() and (series.drop_nulls() % 1 == 0).all():
+        # whole-number floats (epoch milliseconds written as doubles) read as integers
+        return series.cast(pl.Int64, strict=False).cast(pl.String)
     return series.cast(pl.String)
 
 
