@@ -28,6 +28,15 @@ def test_day_by_day_equals_full_refresh(workspace, dbt_manifest, monkeypatch):
             for table in TABLE_NAMES:
                 ingest_table_day(workspace.landing, workspace.lake, table, day - dt.timedelta(days=2))
         dbt("build", vars={"start_date": str(max(START, day - dt.timedelta(days=2)))})
+
+    # an old day is delivered again with corrected content (the sensor's case): one of its
+    # subscription files is withdrawn, the day re-ingested, the marts rebuilt from it
+    corrected = START + dt.timedelta(days=3)
+    folder = workspace.landing / "subscriptions" / f"dt={corrected}"
+    withdrawn = sorted(p for p in folder.iterdir() if p.name.startswith("export-"))[0]
+    withdrawn.unlink()
+    ingest_table_day(workspace.landing, workspace.lake, "subscriptions", corrected)
+    dbt("build", vars={"start_date": str(corrected)})
     incremental = _snapshot(workspace.warehouse)
 
     dbt("build", "--full-refresh")

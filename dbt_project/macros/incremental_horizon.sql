@@ -96,3 +96,24 @@
         {{ dbt.date_spine('day', "cast('" ~ days['first'] ~ "' as date)", "cast('" ~ end_exclusive.isoformat() ~ "' as date)") }}
     ) as spine
 {%- endmacro %}
+
+{#-
+  First export day an incremental staging table reloads from the lake: the run's
+  start_date (every later export day is reloaded too, since a re-delivered day can change
+  which of two deliveries of an event comes first). Same full-rebuild rule as the marts.
+-#}
+{% macro reload_from_date() -%}
+    {%- set start_date = var('start_date', none) -%}
+    {%- if start_date is none or not execute or flags.FULL_REFRESH or not incremental_marts_exist() -%}
+        {{ return('1900-01-01') }}
+    {%- endif -%}
+    {{ return(start_date | string) }}
+{%- endmacro %}
+
+{% macro delete_reloaded_days() -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where export_date >= cast('{{ reload_from_date() }}' as date)
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -8,7 +8,7 @@
   latest_version: users and campaigns are versioned; the latest updated_at wins, ties to
   the later export day, then file name, then record.
 -#}
-{% macro first_delivery(relation, columns) -%}
+{% macro first_delivery(relation, columns, kept=none) -%}
     select {{ columns | join(', ') }}
     from (
         select
@@ -18,7 +18,12 @@
             ) as delivery_rank
         from {{ relation }}
     ) as ranked
-    where delivery_rank = 1
+    where
+        delivery_rank = 1
+        {%- if kept is not none %}
+        -- an event an earlier, kept export day already delivered stays with that day
+        and not exists (select 1 from {{ kept }} as earlier where earlier.event_id = ranked.event_id)
+        {%- endif %}
 {%- endmacro %}
 
 {% macro latest_version(relation, key, columns) -%}

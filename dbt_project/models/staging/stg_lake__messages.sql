@@ -1,4 +1,14 @@
--- Typed; each event id once (macros/versions.sql: first_delivery).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_reloaded_days() }}"
+    )
+}}
+-- Typed; each event id once (macros/versions.sql: first_delivery). A table, reloaded from
+-- the run's first export day on: downstream models read it many times per run.
+{%- set reload_from = reload_from_date() %}
+
 with typed as (
     select
         cast(event_id as {{ dbt.type_string() }}) as event_id,
@@ -11,6 +21,7 @@ with typed as (
         cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(record_number as {{ dbt.type_bigint() }}) as record_number
     from {{ source('lake', 'messages') }}
+    where export_date >= cast('{{ reload_from }}' as date)
 )
 
-{{ first_delivery('typed', ['event_id', 'user_id', 'campaign_id', 'event_type', 'occurred_at', 'error_code', 'export_date', 'source_file', 'record_number']) }}
+{{ first_delivery('typed', ['event_id', 'user_id', 'campaign_id', 'event_type', 'occurred_at', 'error_code', 'export_date', 'source_file', 'record_number'], this if is_incremental() else none) }}
