@@ -139,8 +139,13 @@ def _dedupe_header(header: list[str], columns: list[tuple]) -> dict[str, pl.Seri
 
 
 def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    split = text.split("\n")
+    # lines holding invalid UTF-8 (kept as surrogates by _decode) are malformed records
+    bad_bytes = (
+        [bool(_INVALID_UTF8.search(line)) for line in split] if not clean_utf8 else [False] * len(split)
+    )
     lines = pl.DataFrame(
-        {RAW: text.split("\n")} if clean_utf8 else {RAW: [_visible(x) for x in text.split("\n")]}
+        {RAW: split if clean_utf8 else [_visible(line) for line in split], "_bad_bytes": bad_bytes}
     )
     lines = lines.with_row_index(RECORD_NUMBER, offset=1).with_columns(
         pl.col(RECORD_NUMBER).cast(pl.Int64), pl.col(RAW).str.strip_suffix("\r")
@@ -148,9 +153,7 @@ def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.Data
     stripped = pl.col(RAW).str.strip_chars()
     lines = lines.filter(stripped != "")
     is_object = stripped.str.starts_with("{") & stripped.str.json_path_match("$").is_not_null()
-    if not clean_utf8:
-        is_object = is_object & ~pl.col(RAW).str.contains("\ufffd", literal=True)
-    lines = lines.with_columns(is_object.alias("_ok"))
+    lines = lines.with_columns((is_object & ~pl.col("_bad_bytes")).alias("_ok")).drop("_bad_bytes")
     good = lines.filter(pl.col("_ok")).drop("_ok")
     malformed = lines.filter(~pl.col("_ok")).select(RECORD_NUMBER, RAW)
     schema = {name: pl.String for name in columns}
