@@ -23,7 +23,12 @@ run_coordinator:
   module: dagster._core.run_coordinator
   class: QueuedRunCoordinator
   config:
+    # DuckDB has one writer, and readers cannot open the file while it writes: every run
+    # reads or writes the warehouse, so runs queue one behind the other
     max_concurrent_runs: 1
+    tag_concurrency_limits:
+      - key: optout/warehouse
+        limit: 1
 """
 
 
