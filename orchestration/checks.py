@@ -61,7 +61,7 @@ def _lake_check(table: str) -> AssetChecksDefinition:
             f"Great Expectations on the {table} lake days of the run: contract schema, non-null "
             "keys, accepted values, unique event ids, own times within the export day (+1 h) "
             "and after 2000, counts that reconcile, and a quarantine share at most "
-            "OPTOUT_MAX_QUARANTINE_SHARE (default 25%) over the run's days. Blocking: a failure stops the marts."
+            "OPTOUT_MAX_QUARANTINE_SHARE (default 25%) over the run's days (once 200 records were read). Blocking: a failure stops the marts."
         ),
     )
     def lake_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from orchestration.commands.common import CliError
@@ -80,6 +81,8 @@ def _check_range_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Dagster flags beta parameters (single-run backfills) at import; not news to a user
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("export", "report"):

@@ -8,6 +8,7 @@ from assets.report.assets import opt_out_report
 from orchestration.checks import quality_checks
 from orchestration.dbt_assets import dbt_resource, optout_dbt_models
 from orchestration.jobs import everything_job
+from orchestration.progress_logger import progress_logger
 from orchestration.resources import OptoutPaths
 from orchestration.schedules import daily_schedule, landing_sensor
 
@@ -18,4 +19,5 @@ defs = Definitions(
     schedules=[daily_schedule],
     sensors=[landing_sensor],
     resources={"paths": OptoutPaths(), "dbt": dbt_resource()},
+    loggers={"optout_progress": progress_logger},
 )

@@ -7,7 +7,7 @@ from tests.conftest import SAMPLE_START
 
 
 def test_quarantine_share_over_threshold_stops_the_marts(workspace, dbt_manifest, monkeypatch):
-    generate(workspace.landing, SAMPLE_START, 3, 150, seed=4)
+    generate(workspace.landing, SAMPLE_START, 3, 400, seed=4)
     monkeypatch.setenv("OPTOUT_MAX_QUARANTINE_SHARE", "0")
     result = workspace.optout("run", check=False)
     assert result.returncode == 1

@@ -10,7 +10,7 @@ import polars as pl
 from assets.contract import TABLES
 from assets.ingest import lake
 from assets.ingest.validate import CLOCK_SKEW, typed_schema
-from assets.quality.suites import SuiteOutcome, max_quarantine_share, run_suite
+from assets.quality.suites import MIN_RECORDS_FOR_SHARE, SuiteOutcome, max_quarantine_share, run_suite
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
@@ -41,13 +41,16 @@ def records_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFra
 def log_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFrame:
     """Per export day: whether its counts balance; plus the run's quarantine share (all days).
 
-    The share is taken over the whole run, so one small day with a couple of bad records
-    does not block the marts; a feed whose records turned bad wholesale does.
+    The share is taken over the whole run, and only once the run read MIN_RECORDS_FOR_SHARE
+    records of the table, so a small day or table with a couple of bad records does not
+    block the marts; a feed whose records turned bad wholesale does.
     """
     frame = _read(lake_dir, table, days, lake.LOG_FILE)
     if frame is None:
         return pl.DataFrame(schema={"balance": pl.Int64, "quarantine_share": pl.Float64})
-    share = frame["records_quarantined"].sum() / max(frame["records_read"].sum(), 1)
+    read = frame["records_read"].sum()
+    # a handful of records (a small dimension table) says nothing about the feed's health
+    share = frame["records_quarantined"].sum() / read if read >= MIN_RECORDS_FOR_SHARE else 0.0
     return frame.select(
         (
             pl.col("records_read")

@@ -15,6 +15,7 @@ import polars as pl
 
 # a broken feed quarantines most records; a healthy one a few percent at most
 DEFAULT_MAX_QUARANTINE_SHARE = 0.25
+MIN_RECORDS_FOR_SHARE = 200
 
 
 def max_quarantine_share() -> float:

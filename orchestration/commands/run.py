@@ -63,6 +63,8 @@ def run_pipeline(start: dt.date, end: dt.date) -> None:
 
     job = defs.resolve_job_def(EVERYTHING_JOB)
     result = job.execute_in_process(
+        # progress lines (days done per table, dbt nodes), not Dagster's debug events
+        run_config={"loggers": {"optout_progress": {"config": {"log_level": "INFO"}}}},
         instance=get_instance(),
         tags=partition_range_tags(start.isoformat(), end.isoformat()),
         raise_on_error=False,
