@@ -32,6 +32,9 @@ def test_fractional_seconds_keep_microseconds_and_drop_finer_digits():
     assert parsed == dt.datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize("text", ["garbage", "2026-02-30T10:00:00Z", "2026-01-05T25:00:00Z", "", "12:00"])
+@pytest.mark.parametrize(
+    "text",
+    ["garbage", "2026-02-30T10:00:00Z", "2026-01-05T25:00:00Z", "", "12:00", "2026-01-05", "2026-01-05T"],
+)
 def test_unparsable_text_is_null(text):
     assert pl.select(parse_timestamp(pl.lit(text))).item() is None

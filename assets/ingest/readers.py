@@ -207,7 +207,7 @@ def _as_text(series: pl.Series) -> pl.Series:
             return series.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
         return series.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f")
     if dtype == pl.Date:
-        return series.dt.strftime("%Y-%m-%d")
+        return series.dt.strftime("%Y-%m-%dT00:00:00")  # a native date: its midnight, UTC
     if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
         return series.to_frame().select(pl.struct(pl.all()).struct.json_encode()).to_series()
     if dtype == pl.Binary:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import polars as pl
 
-# date, optional time with optional fraction, optional Z / offset (±HH, ±HHMM, ±HH:MM).
+# date and time (a bare date is not a timestamp), optional seconds and fraction, optional
+# Z / offset (±HH, ±HHMM, ±HH:MM)
 _ISO_PATTERN = (
     r"^(?<date>\d{4}-\d{2}-\d{2})"
-    r"(?:[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:[.,](?<fraction>\d+))?)?)?"
+    r"[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:[.,](?<fraction>\d+))?)?"
     r"(?<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _EPOCH_PATTERN = r"^-?\d{1,15}$"
