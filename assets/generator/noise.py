@@ -30,6 +30,23 @@ def duplicates(rng: np.random.Generator, frame: pl.DataFrame) -> tuple[pl.DataFr
     return picked, rng.integers(0, 3, picked.height)
 
 
+ORPHAN_SHARE = 0.001
+
+
+def orphans(rng: np.random.Generator, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Valid events naming a user (or campaign) no dimension record names: loaded, reported."""
+    picked = frame.filter(pl.Series(rng.random(frame.height) < ORPHAN_SHARE))
+    if picked.height == 0:
+        return picked
+    picked = picked.with_columns(
+        pl.format("orphan-{}", pl.col("event_id")).alias("event_id"),
+        pl.format("ghost-{}", pl.col("user_id")).alias("user_id"),
+    )
+    if table == "messages":
+        picked = picked.with_columns(pl.lit("ghost-campaign").alias("campaign_id"))
+    return picked
+
+
 def bad_records(rng: np.random.Generator, table: str, frame: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     """Corrupted copies of real records, as strings, one kind per copy (kind in `_bad_kind`)."""
     if frame.height == 0:

@@ -59,8 +59,9 @@ def _schedule(rng, pending, table: str, frame: pl.DataFrame, day: dt.date, last_
     offsets = noise.export_offsets(rng, frame.height)
     if TABLES[table].event_id:
         copies, copy_offsets = noise.duplicates(rng, frame)
-        frame = pl.concat([frame, copies])
-        offsets = np.concatenate([offsets, copy_offsets])
+        strays = noise.orphans(rng, table, frame)
+        frame = pl.concat([frame, copies, strays])
+        offsets = np.concatenate([offsets, copy_offsets, noise.export_offsets(rng, strays.height)])
     for offset in np.unique(offsets):
         export_day = min(day + dt.timedelta(days=int(offset)), last_day)
         pending[(table, export_day)].append(frame.filter(pl.Series(offsets == offset)))
