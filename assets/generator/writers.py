@@ -97,7 +97,7 @@ def write_day(
         (folder / "empty.jsonl").write_bytes(b"")
     if rng.random() < 0.03:
         (folder / "empty-with-header.csv").write_text(",".join(columns) + "\n")
-    if rng.random() < 0.03:
+    if rng.random() < 0.1:
         (folder / "README.txt").write_text("export notes: not data\n")
     if rng.random() < 0.5:
         (folder / "_SUCCESS").write_bytes(b"")
