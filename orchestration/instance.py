@@ -19,10 +19,8 @@ telemetry:
   enabled: false
 nux:
   enabled: false
-run_coordinator:
-  module: dagster._core.run_coordinator
-  class: QueuedRunCoordinator
-  config:
+concurrency:
+  runs:
     # DuckDB has one writer, and readers cannot open the file while it writes: every run
     # reads or writes the warehouse, so runs queue one behind the other
     max_concurrent_runs: 1
