@@ -8,6 +8,7 @@ import re
 import time
 
 import polars as pl
+from dagster import AssetCheckSeverity
 
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
@@ -76,7 +77,11 @@ def run_pipeline(start: dt.date, end: dt.date) -> None:
 def failure_reason(result) -> str:
     for event in result.all_events:
         evaluation = event.event_specific_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
-        if evaluation is not None and not evaluation.passed:
+        if (
+            evaluation is not None
+            and not evaluation.passed
+            and evaluation.severity == AssetCheckSeverity.ERROR
+        ):
             return (
                 f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
                 f"{evaluation.description or 'see its metadata in Dagster'}"
