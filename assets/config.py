@@ -23,6 +23,16 @@ DEFAULTS = {
 }
 
 
+# files and folders that hold user data (lake, quarantine, warehouse, exports) are for
+# their owner only: 0600 / 0700
+PRIVATE_UMASK = 0o077
+
+
+def keep_new_files_private() -> None:
+    """Every file this process (and the dbt it starts) creates: no group or world access."""
+    os.umask(PRIVATE_UMASK)
+
+
 def setting(name: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or DEFAULTS[name]

@@ -12,6 +12,7 @@ from dagster import (
     asset_check,
 )
 
+from assets import marts_builds
 from assets.contract import TABLE_NAMES
 from assets.ingest.assets import lake_asset_key
 from assets.ingest.lake import ingested_days
@@ -87,7 +88,15 @@ def _lake_check(table: str) -> AssetChecksDefinition:
     ),
 )
 def marts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
-    return check_result(validate_marts(paths.warehouse_path))
+    result = check_result(validate_marts(paths.warehouse_path))
+    # the last gate of a build: only now may exports and the report use the marts it made
+    if result.passed:
+        marts_builds.mark_passed(paths.warehouse_path, context.run.run_id)
+    else:
+        marts_builds.mark_failed(
+            paths.warehouse_path, context.run.run_id, f"ge_marts_suite: {result.description}"
+        )
+    return result
 
 
 lake_checks = [_lake_check(table) for table in TABLE_NAMES]

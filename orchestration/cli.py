@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from assets.config import keep_new_files_private
 from orchestration.commands.common import CliError
 
 
@@ -29,6 +30,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="optout", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--start", type=_date, help="first export day (default: first landed day)")
     run.add_argument("--end", type=_date, help="last export day (default: last landed day)")
+    run.add_argument(
+        "--wait",
+        type=_seconds,
+        default=0.0,
+        help="seconds to wait for another run or program holding the warehouse (default: stop at once)",
+    )
 
     export = commands.add_parser(
         "export",
@@ -83,6 +100,7 @@ def _check_range_arguments(parser: argparse.ArgumentParser, args: argparse.Names
 def main(argv: Sequence[str] | None = None) -> int:
     # Dagster flags beta parameters (single-run backfills) at import; not news to a user
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
+    keep_new_files_private()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("export", "report"):
@@ -92,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         module = importlib.import_module(f"orchestration.commands.{args.command}")
         getattr(module, f"{args.command}_command")(args)
     except (CliError, ValueError, OSError) as exc:
-        print(f"optout {args.command}: {exc}", file=sys.stderr)
+        # one line per reason (a run can fail on several days), each naming the command
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"optout {args.command}: {line}", file=sys.stderr)
         return 1
     return 0
 

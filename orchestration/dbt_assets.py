@@ -7,7 +7,10 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from assets import marts_builds
 from assets.config import Settings
+from assets.contract import TABLE_NAMES
+from assets.ingest import lake
 from assets.ingest.assets import partition_days
 from orchestration.dbt_project import dbt_executable, optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
@@ -48,9 +51,28 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     days = partition_days(context)
     dbt_vars = dbt_vars_for_days(days[0], days[-1])
     prepare_dbt_environment()
+    settings = Settings.from_env()
+    # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py)
+    records_build = any(key.path[0] == "marts" for key in context.selected_asset_keys)
+    if records_build:
+        marts_builds.start_build(settings.warehouse, context.run_id)
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
-    events = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
-    yield from with_table_metadata(events, Settings.from_env().warehouse)
+    try:
+        events = list(dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream())
+    except Exception as exc:
+        if records_build:
+            marts_builds.mark_failed(settings.warehouse, context.run_id, f"dbt build failed: {exc}")
+        raise
+    if records_build:
+        first_day, last_day = lake_export_days(settings.lake_dir)
+        marts_builds.finish_build(settings.warehouse, context.run_id, first_day, last_day)
+    yield from with_table_metadata(events, settings.warehouse)
+
+
+def lake_export_days(lake_dir) -> tuple:
+    """The first and last export day in the lake: what a build of the marts just read."""
+    days = [day for table in TABLE_NAMES for day in lake.ingested_days(lake_dir, table)]
+    return (min(days), max(days)) if days else (None, None)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -2,6 +2,7 @@
 
 from dagster import Definitions
 
+from assets.config import keep_new_files_private
 from assets.exports.assets import export_assets
 from assets.ingest.assets import ingest_assets
 from assets.report.assets import opt_out_report
@@ -10,14 +11,17 @@ from orchestration.dbt_assets import dbt_resource, optout_dbt_models
 from orchestration.jobs import everything_job
 from orchestration.progress_logger import progress_logger
 from orchestration.resources import OptoutPaths
-from orchestration.schedules import daily_schedule, landing_sensor
+from orchestration.schedules import daily_schedule, dead_run_sensor, landing_sensor
+
+# the code server and the run workers it starts write the lake, warehouse and exports
+keep_new_files_private()
 
 defs = Definitions(
     assets=[*ingest_assets, optout_dbt_models, *export_assets, opt_out_report],
     asset_checks=quality_checks,
     jobs=[everything_job],
     schedules=[daily_schedule],
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, dead_run_sensor],
     resources={"paths": OptoutPaths(), "dbt": dbt_resource()},
     loggers={"optout_progress": progress_logger},
 )

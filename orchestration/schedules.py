@@ -21,6 +21,7 @@ from dagster import (
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from orchestration.jobs import WAREHOUSE_TAG, everything_job, partition_range_tags
+from orchestration.run_health import reap_dead_runs
 
 LATE_ARRIVAL_DAYS = 3
 
@@ -43,6 +44,7 @@ def daily_run_range(execution_time: dt.datetime, first_day: dt.date) -> tuple[dt
     ),
 )
 def daily_schedule(context: ScheduleEvaluationContext):
+    reap_dead_runs(context.instance)  # a killed run must not hold the queue
     start, end = daily_run_range(context.scheduled_execution_time, Settings.from_env().first_day)
     return RunRequest(
         run_key=f"daily-{end.isoformat()}",
@@ -82,6 +84,7 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     description="Notices a new or re-delivered export day folder in the landing area and runs just that day.",
 )
 def landing_sensor(context: SensorEvaluationContext):
+    reap_dead_runs(context.instance)  # a killed run must not hold the queue
     settings = Settings.from_env()
     seen = json.loads(context.cursor) if context.cursor else {}
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
@@ -99,3 +102,18 @@ def landing_sensor(context: SensorEvaluationContext):
         RunRequest(run_key=f"landing-{day}-{current[day]}", partition_key=day, tags=WAREHOUSE_TAG)
         for day in changed
     ]
+
+
+@sensor(
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Every minute: marks runs whose process is gone (killed, crashed) as failed, so the "
+        "one-run-at-a-time queue does not wait for them for ever. Launches nothing."
+    ),
+)
+def dead_run_sensor(context: SensorEvaluationContext):
+    reaped = reap_dead_runs(context.instance)
+    if reaped:
+        return SkipReason(f"marked {len(reaped)} run(s) whose process is gone as failed: {', '.join(reaped)}")
+    return SkipReason("every unfinished run still has its process")

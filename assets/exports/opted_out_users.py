@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from assets.atomic_files import remove_debris, replace_all, write_temp_beside
 from assets.exports.ranges import ExportRange, ExportRangeError, check_covered
+from assets.marts_builds import checked_export_days
+from assets.warehouse_lock import busy_reason
 
 COLUMNS = ["external_id", "user_id", "platform", "last_opted_out_at", "opt_outs_in_range"]
 SUBFOLDER = "opted_out_users"
@@ -26,13 +27,6 @@ class ExportResult:
     row_count: int
     sha256: str
     covered_days: tuple[dt.date, dt.date] | None
-
-
-def covered_export_days(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:
-    log = connection.table("audit.ingestion_log").select("export_date").pl()
-    if log.is_empty():
-        return None, None
-    return log["export_date"].min(), log["export_date"].max()
 
 
 def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFrame:
@@ -58,18 +52,24 @@ def _csv_bytes(rows: pl.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename over it: readers see the old or the new file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_pair(csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes) -> None:
+    """Both files are written aside first; then the CSV, then its manifest, are renamed in.
+
+    A full disk or a kill before the renames leaves the previous pair as it was, so a
+    manifest never describes a CSV other than the one beside it.
+    """
+    remove_debris(csv_path.parent)
+    csv_temp = write_temp_beside(csv_path, data)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, path)
+        manifest_temp = write_temp_beside(manifest_path, manifest)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        csv_temp.unlink(missing_ok=True)
         raise
+    try:
+        replace_all([(csv_temp, csv_path), (manifest_temp, manifest_path)])
+    finally:
+        csv_temp.unlink(missing_ok=True)
+        manifest_temp.unlink(missing_ok=True)
 
 
 def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Path]:
@@ -85,14 +85,21 @@ def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Pat
 def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -> ExportResult:
     if not warehouse.exists():
         raise ExportRangeError(f"no warehouse at {warehouse}: run the pipeline first")
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        first_day, last_day = covered_export_days(connection)
-        check_covered(export_range, first_day, last_day)
-        facts = (
-            connection.table("marts.fct_opt_outs")
-            .select("user_id", "external_id", "platform", "opted_out_at", "opt_out_date")
-            .pl()
-        )
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            # only days the marts were built for by a run whose checks passed (marts_builds.py)
+            first_day, last_day, built_by = checked_export_days(connection)
+            check_covered(export_range, first_day, last_day)
+            facts = (
+                connection.table("marts.fct_opt_outs")
+                .select("user_id", "external_id", "platform", "opted_out_at", "opt_out_date")
+                .pl()
+            )
+    except duckdb.Error as exc:
+        reason = busy_reason(exc, warehouse)
+        if reason is None:
+            raise
+        raise ExportRangeError(reason) from None
     rows = opted_out_users(facts, export_range)
     data = _csv_bytes(rows)
     digest = hashlib.sha256(data).hexdigest()
@@ -110,8 +117,7 @@ def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "export_days_covered": {"first": covered_start.isoformat(), "last": export_range.end.isoformat()},
         "export_days_ingested": {"first": first_day.isoformat(), "last": last_day.isoformat()},
+        "marts_built_by_run": built_by,
     }
-    # the manifest goes last: once it names the sha256, the CSV it describes is in place
-    _atomic_write(csv_path, data)
-    _atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_pair(csv_path, data, manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
     return ExportResult(csv_path, manifest_path, rows.height, digest, (covered_start, export_range.end))

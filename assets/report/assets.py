@@ -2,13 +2,13 @@
 
 import datetime as dt
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from assets.exports.assets import ROLLING_KEY
-from assets.exports.opted_out_users import covered_export_days, write_export
+from assets.exports.opted_out_users import write_export
 from assets.exports.ranges import between_range
 from assets.ingest.assets import partition_days
+from assets.marts_builds import read_checked_export_days
 from assets.report.build import build_report
 from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
@@ -26,9 +26,9 @@ def report_range(days: list[dt.date], first_ingested: dt.date) -> tuple[dt.date,
 
 def make_report(warehouse, export_dir, start: dt.date | None, end: dt.date | None, days=None):
     """Write the range's export (the report links it) and the report; returns the report."""
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        first_day, last_day = covered_export_days(connection)
-    if days is not None and first_day is not None:
+    # only days the marts were built for by a run whose checks passed (marts_builds.py)
+    first_day, last_day, _ = read_checked_export_days(warehouse)
+    if days is not None:
         start, end = report_range(days, first_day)
     write_export(warehouse, export_dir, between_range(start, end))
     return build_report(warehouse, export_dir, start, end, first_day, last_day)

@@ -6,10 +6,10 @@ import base64
 import datetime as dt
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.atomic_files import FileWriteError, make_staging_dir, remove_debris, replace_all
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
 from assets.report import charts, numbers
@@ -66,15 +66,22 @@ def build_report(
         export_link,
     )
     # everything goes to a hidden folder first; files are renamed in only once all exist
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".{stem}."))
+    remove_debris(folder)
+    staging = make_staging_dir(folder, stem)
     try:
-        images = {}
-        for name, (_, png, _) in rendered.items():
-            (staging / f"{stem}_{name}.png").write_bytes(png)
-            images[name] = folder / f"{stem}_{name}.png"
-        (staging / f"{stem}.html").write_text(page, encoding="utf-8")
-        for path in sorted(staging.iterdir(), key=lambda p: p.suffix == ".html"):  # the page last
-            os.replace(path, folder / path.name)
+        files = {f"{stem}_{name}.png": png for name, (_, png, _) in rendered.items()}
+        files[f"{stem}.html"] = page.encode("utf-8")  # last: the page announces the rest
+        for name, data in files.items():
+            _write(staging / name, data, folder / name)
+        replace_all([(staging / name, folder / name) for name in files])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    images = {name: folder / f"{stem}_{name}.png" for name in rendered}
     return ReportResult(folder / f"{stem}.html", images, headline, rendered["trend"][1])
+
+
+def _write(path: Path, data: bytes, target: Path) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise FileWriteError(f"cannot write {target}: {exc.strerror or exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from assets.config import Settings
@@ -17,3 +18,11 @@ def progress(message: str) -> None:
 
 def settings() -> Settings:
     return Settings.from_env()
+
+
+def check_first_day(day: dt.date, config: Settings, what: str = "the range starts") -> None:
+    """interfaces.md: a command asking for a day before OPTOUT_FIRST_DAY fails, naming the variable."""
+    if day < config.first_day:
+        raise CliError(
+            f"{what} {day}, before the first export day {config.first_day} (set OPTOUT_FIRST_DAY to cover it)"
+        )

@@ -6,19 +6,16 @@ import argparse
 
 import duckdb
 
-from assets.exports.opted_out_users import covered_export_days, write_export
-from assets.exports.ranges import ExportRangeError, between_range, preset_range
-from orchestration.commands.common import CliError, progress, settings
+from assets.exports.opted_out_users import write_export
+from assets.exports.ranges import ExportRange, ExportRangeError, between_range, preset_range
+from assets.marts_builds import read_checked_export_days
+from orchestration.commands.common import CliError, check_first_day, progress, settings
 
 
 def export_command(args: argparse.Namespace) -> None:
     config = settings()
     try:
-        if args.preset:
-            logical_date = args.date or _latest_ingested_day(config.warehouse)
-            export_range = preset_range(args.preset, logical_date)
-        else:
-            export_range = between_range(args.start, args.end)
+        export_range = requested_range(args, config)
         result = write_export(config.warehouse, config.export_dir, export_range)
     except (ExportRangeError, duckdb.Error) as exc:
         raise CliError(str(exc).splitlines()[0]) from exc
@@ -28,11 +25,12 @@ def export_command(args: argparse.Namespace) -> None:
     )
 
 
-def _latest_ingested_day(warehouse):
-    if not warehouse.exists():
-        raise CliError(f"no warehouse at {warehouse}: run the pipeline first")
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        _, last_day = covered_export_days(connection)
-    if last_day is None:
-        raise CliError("no export day has been ingested yet: run the pipeline first")
-    return last_day
+def requested_range(args: argparse.Namespace, config) -> ExportRange:
+    """The range of `--preset [--date]` (default date: the last day of the checked marts) or `--start/--end`."""
+    if args.preset:
+        logical_date = args.date or read_checked_export_days(config.warehouse)[1]
+        export_range = preset_range(args.preset, logical_date)
+    else:
+        export_range = between_range(args.start, args.end)
+    check_first_day(export_range.start, config, "the range starts")
+    return export_range

@@ -15,10 +15,12 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.report.assets import report_range
 from assets.report.build import SUBFOLDER
-from orchestration.commands.common import CliError, progress, settings
+from assets.warehouse_lock import WarehouseBusyError, check_warehouse_writable, run_lock
+from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
+from orchestration.run_health import other_runs_in_progress, reap_dead_runs, this_process_tags
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -45,10 +47,7 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
         end = end or days[-1]
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
-    if start < settings.first_day:
-        raise CliError(
-            f"{start} is before the first export day {settings.first_day} (set OPTOUT_FIRST_DAY to cover it)"
-        )
+    check_first_day(start, settings, "--start is")
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     if end > yesterday:
         raise CliError(f"{end} is not a complete export day yet (the latest is {yesterday})")
@@ -67,14 +66,17 @@ def run_pipeline(start: dt.date, end: dt.date) -> None:
         # progress lines (days done per table, dbt nodes), not Dagster's debug events
         run_config={"loggers": {"optout_progress": {"config": {"log_level": "INFO"}}}},
         instance=get_instance(),
-        tags=partition_range_tags(start.isoformat(), end.isoformat()),
+        # the pid tag lets a later run see that this one was killed (run_health.py)
+        tags={**partition_range_tags(start.isoformat(), end.isoformat()), **this_process_tags()},
         raise_on_error=False,
     )
     if not result.success:
-        raise CliError(failure_reason(result))
+        raise CliError("\n".join(failure_reasons(result)))
 
 
-def failure_reason(result) -> str:
+def failure_reasons(result) -> list[str]:
+    """Every failed blocking check and every failed step (each unreadable day with its file)."""
+    reasons = []
     for event in result.all_events:
         evaluation = event.event_specific_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
         if (
@@ -82,30 +84,72 @@ def failure_reason(result) -> str:
             and not evaluation.passed
             and evaluation.severity == AssetCheckSeverity.ERROR
         ):
-            return (
+            reasons.append(
                 f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
                 f"{evaluation.description or 'see its metadata in Dagster'}"
             )
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
-            message = (user_error or error).message if error else "step failed"
-            # "dagster._core...Failure: <description>" -> "<description>"
-            reason = re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message.strip().splitlines()[-1])
-            return f"step {event.step_key} failed: {reason}"
-    return "the run failed (see the Dagster logs above)"
+            reasons.extend(_step_failure_reasons(event))
+    return reasons or ["the run failed (see the Dagster logs above)"]
+
+
+def _step_failure_reasons(event) -> list[str]:
+    data = event.step_failure_data
+    failed_days = (
+        (data.user_failure_data.metadata or {}).get("failed_days") if data.user_failure_data else None
+    )
+    if failed_days is not None:
+        return [f"step {event.step_key} failed: {day}" for day in failed_days.value]
+    error = data.error
+    if (
+        error is not None
+        and error.cls_name == "DagsterExecutionStepExecutionError"
+        and "blocking" in (error.message or "")
+    ):
+        return []  # a blocking check failed: already reported above
+    user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
+    message = (user_error or error).message if error else "step failed"
+    # "dagster._core...Failure: <description>" -> "<description>"
+    reason = re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message.strip().splitlines()[-1])
+    return [f"step {event.step_key} failed: {reason}"]
 
 
 def run_command(args: argparse.Namespace) -> None:
     config = settings()
     start, end = resolve_range(config, args.start, args.end)
     days = (end - start).days + 1
-    progress(f"materializing {days} export days {start} .. {end} through Dagster")
+    instance = get_instance()
+    for run_id in reap_dead_runs(instance):
+        progress(f"run {run_id[:8]} was left unfinished by a process that is gone: marked failed")
     started = time.monotonic()
-    run_pipeline(start, end)
+    try:
+        # find out before changing anything (the lake included) whether this run may write
+        with run_lock(config.warehouse, f"optout run {start} .. {end}", args.wait, progress):
+            wait_for_dagster_runs(instance, started + args.wait)
+            check_warehouse_writable(config.warehouse, max(0.0, started + args.wait - time.monotonic()))
+            progress(f"materializing {days} export days {start} .. {end} through Dagster")
+            run_pipeline(start, end)
+    except WarehouseBusyError as exc:
+        raise CliError(str(exc)) from None
     progress(f"run finished in {time.monotonic() - started:.1f}s")
     print_summary(config, start, end)
+
+
+def wait_for_dagster_runs(instance, deadline: float) -> None:
+    """Runs launched from the UI or the schedule write the warehouse too: wait for them, or stop."""
+    told = False
+    while running := other_runs_in_progress(instance):
+        run = running[0]
+        if time.monotonic() >= deadline:
+            raise WarehouseBusyError(
+                f"Dagster run {run.run_id[:8]} ({run.job_name}, {run.status.value}) is writing the "
+                "warehouse; try again when it has finished"
+            )
+        if not told:
+            progress(f"waiting for Dagster run {run.run_id[:8]} ({run.job_name}) to finish")
+            told = True
+        time.sleep(2.0)
 
 
 def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataFrame:

@@ -57,21 +57,24 @@ detected as (
 ),
 
 spread as (
-    -- each opt-out's share of its window [window_start, opted_out_at] falling on the day
+    -- each opt-out's share of its window [window_start, opted_out_at] falling on the day,
+    -- summed as decimals so that the total does not depend on the order of the rows
     select
         days.date,
         opt_outs.platform,
         sum(
-            case
-                when opt_outs.window_microseconds = 0
-                    then case when days.date = opt_outs.opt_out_date then 1.0 else 0.0 end
-                else
-                    cast({{ microseconds_between(
-                        'greatest(opt_outs.window_start, ' ~ day_start('days.date') ~ ')',
-                        'least(opt_outs.opted_out_at, ' ~ days_after(day_start('days.date'), 1) ~ ')'
-                    ) }} as {{ type_double() }})
-                    / opt_outs.window_microseconds
-            end
+            cast(
+                case
+                    when opt_outs.window_microseconds = 0
+                        then case when days.date = opt_outs.opt_out_date then 1.0 else 0.0 end
+                    else
+                        cast({{ microseconds_between(
+                            'greatest(opt_outs.window_start, ' ~ day_start('days.date') ~ ')',
+                            'least(opt_outs.opted_out_at, ' ~ days_after(day_start('days.date'), 1) ~ ')'
+                        ) }} as {{ type_double() }})
+                        / opt_outs.window_microseconds
+                end as {{ type_exact_share() }}
+            )
         ) as opt_outs_estimated
     from opt_outs
     inner join days

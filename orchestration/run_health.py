@@ -1,0 +1,78 @@
+"""Runs whose process is gone: find them and mark them failed, so the queue moves on.
+
+A run killed with `kill -9` never reports its end; Dagster keeps it `STARTED`, and with one
+run at a time nothing else would ever start. Dagster's run monitoring cannot help here:
+the default run launcher has no health check, and `optout run` executes in its own
+process, outside any launcher. So every run says which process carries it (the
+`optout/pid` tag for `optout run`, Dagster's "Started process for run (pid: N)" event for
+runs the daemon launches), and a run whose process is no longer alive, or whose pid now
+belongs to a process started after the run, is marked failed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+
+from assets.processes import process_alive
+
+PID_TAG = "optout/pid"
+HOST_TAG = "optout/host"
+UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def this_process_tags() -> dict[str, str]:
+    """Tags that tie a run executed in this process to it."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def run_process_id(instance: DagsterInstance, run) -> int | None:
+    """The pid that carries a run: our tag, else Dagster's own engine event."""
+    if PID_TAG in run.tags:
+        if run.tags.get(HOST_TAG, socket.gethostname()) != socket.gethostname():
+            return None  # another machine's process: not ours to judge
+        return int(run.tags[PID_TAG])
+    records = instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=50
+    ).records
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        data = event.event_specific_data if event else None
+        pid = (data.metadata or {}).get("pid") if data is not None else None
+        if pid is not None and "Started process for run" in (event.message or ""):
+            return int(pid.value)
+    return None
+
+
+def reap_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Mark every unfinished run whose process is gone as failed; returns their run ids."""
+    reaped = []
+    for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED)):
+        run = record.dagster_run
+        pid = run_process_id(instance, run)
+        if pid is None:
+            continue  # launched but not yet started, or on another host
+        started = record.start_time or record.create_timestamp.timestamp()
+        if process_alive(pid, started_by=started):
+            continue
+        instance.report_run_failed(
+            run,
+            message=(
+                f"The process that ran this run (pid {pid}) is gone (killed or crashed); "
+                "marked failed so the next run can go ahead."
+            ),
+        )
+        reaped.append(run.run_id)
+    return reaped
+
+
+def other_runs_in_progress(instance: DagsterInstance, own_run_id: str | None = None) -> list:
+    """Unfinished runs other than `own_run_id` (after reaping the dead ones)."""
+    reap_dead_runs(instance)
+    return [
+        record.dagster_run
+        for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))
+        if record.dagster_run.run_id != own_run_id
+    ]
