@@ -127,7 +127,7 @@ def checked_export_days(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date,
         raise MartsNotReadyError("the marts have not been built by a checked run yet: run `optout run` first")
     if build.status == "passed":
         if build.first_export_date is None or build.last_export_date is None:
-            raise MartsNotReadyError("no export day has been ingested yet: run the pipeline first")
+            raise MartsNotReadyError("no export day has been ingested yet: run `optout run` first")
         return build.first_export_date, build.last_export_date, build.run_id
     if build.status == "failed":
         raise MartsNotReadyError(
@@ -143,7 +143,7 @@ def checked_export_days(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date,
 def read_checked_export_days(warehouse: Path) -> tuple[dt.date, dt.date, str]:
     """checked_export_days of a warehouse file, with a clear error if it is missing or busy."""
     if not warehouse.exists():
-        raise MartsNotReadyError(f"no warehouse at {warehouse}: run the pipeline first")
+        raise MartsNotReadyError(f"no warehouse at {warehouse}: run `optout run` first")
     try:
         with duckdb.connect(str(warehouse), read_only=True) as connection:
             return checked_export_days(connection)

@@ -8,7 +8,7 @@ import os
 import pytest
 from dagster import DagsterInstance, materialize
 
-from assets.exports import opted_out_users as export_module
+from assets import atomic_files
 from assets.exports.assets import opted_out_users_between
 from assets.exports.opted_out_users import export_paths, write_export
 from assets.exports.ranges import ExportRange, ExportRangeError, between_range, preset_range
@@ -73,11 +73,11 @@ def test_export_equals_the_reference_and_reruns_identically(sample_run, tmp_path
 
 
 def test_ranges_outside_the_ingested_days_are_refused(sample_run, tmp_path):
-    with pytest.raises(ExportRangeError, match="after the latest ingested export day 2026-01-21"):
+    with pytest.raises(ExportRangeError, match="after the last export day of the checked marts 2026-01-21"):
         write_export(
             sample_run.warehouse, tmp_path, between_range(dt.date(2026, 1, 20), dt.date(2026, 1, 22))
         )
-    with pytest.raises(ExportRangeError, match="before the first ingested export day"):
+    with pytest.raises(ExportRangeError, match="before the first export day of the checked marts"):
         write_export(sample_run.warehouse, tmp_path, between_range(dt.date(2025, 1, 1), dt.date(2025, 1, 31)))
     assert not (tmp_path / "opted_out_users").exists()
 
@@ -90,10 +90,10 @@ def test_a_failure_mid_write_leaves_no_partial_file(sample_run, tmp_path, monkey
     def broken_replace(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_module.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic_files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_export(sample_run.warehouse, tmp_path, export_range)
-    monkeypatch.setattr(export_module.os, "replace", os.replace)
+    monkeypatch.setattr(atomic_files.os, "replace", os.replace)
     assert (good.csv_path.read_bytes(), good.manifest_path.read_bytes()) == before
     assert sorted(p.name for p in good.csv_path.parent.iterdir()) == [
         good.csv_path.name,

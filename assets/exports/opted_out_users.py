@@ -84,7 +84,7 @@ def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Pat
 
 def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -> ExportResult:
     if not warehouse.exists():
-        raise ExportRangeError(f"no warehouse at {warehouse}: run the pipeline first")
+        raise ExportRangeError(f"no warehouse at {warehouse}: run `optout run` first")
     try:
         with duckdb.connect(str(warehouse), read_only=True) as connection:
             # only days the marts were built for by a run whose checks passed (marts_builds.py)

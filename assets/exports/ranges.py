@@ -38,14 +38,15 @@ def between_range(start: dt.date, end: dt.date) -> ExportRange:
 
 
 def check_covered(export_range: ExportRange, first_day: dt.date | None, last_day: dt.date | None) -> None:
-    """The range must end on an ingested day and overlap the ingested days."""
+    """The range must end on a day the checked marts hold, and overlap their days."""
     if first_day is None or last_day is None:
-        raise ExportRangeError("no export day has been ingested yet: run the pipeline first")
+        raise ExportRangeError("no export day has been ingested yet: run `optout run` first")
     if export_range.end > last_day:
         raise ExportRangeError(
-            f"the range ends {export_range.end}, after the latest ingested export day {last_day}"
+            f"the range ends {export_range.end}, after the last export day of the checked marts "
+            f"{last_day} (a run over the later days builds them)"
         )
     if export_range.end < first_day:
         raise ExportRangeError(
-            f"the range ends {export_range.end}, before the first ingested export day {first_day}"
+            f"the range ends {export_range.end}, before the first export day of the checked marts {first_day}"
         )

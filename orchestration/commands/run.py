@@ -119,13 +119,14 @@ def run_command(args: argparse.Namespace) -> None:
     config = settings()
     start, end = resolve_range(config, args.start, args.end)
     days = (end - start).days + 1
-    instance = get_instance()
-    for run_id in reap_dead_runs(instance):
-        progress(f"run {run_id[:8]} was left unfinished by a process that is gone: marked failed")
     started = time.monotonic()
     try:
-        # find out before changing anything (the lake included) whether this run may write
+        # find out before changing anything (the lake included) whether this run may write;
+        # the lock comes first: two processes setting up one Dagster instance would collide
         with run_lock(config.warehouse, f"optout run {start} .. {end}", args.wait, progress):
+            instance = get_instance()
+            for run_id in reap_dead_runs(instance):
+                progress(f"run {run_id[:8]} was left unfinished by a process that is gone: marked failed")
             wait_for_dagster_runs(instance, started + args.wait)
             check_warehouse_writable(config.warehouse, max(0.0, started + args.wait - time.monotonic()))
             progress(f"materializing {days} export days {start} .. {end} through Dagster")

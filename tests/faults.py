@@ -1,0 +1,103 @@
+"""Tools of the fault suite: start `optout run` and kill its process group at a chosen moment,
+compare two workspaces' results, and look for anything a killed writer left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from assets.config import REPO_ROOT
+from tests.conftest import Workspace
+
+
+def start_optout(ws: Workspace, *args: str) -> subprocess.Popen:
+    """`optout ARGS` in its own process group (so a kill takes dbt with it), output merged."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env={**os.environ, **ws.env()},
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def kill_when(process: subprocess.Popen, pattern: str, delay: float = 0.0, timeout: float = 600) -> str:
+    """Read the output until a line matches `pattern`, then `kill -9` the whole process group.
+
+    Returns the output seen; fails if the process ended before the moment came.
+    """
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        seen.append(line)
+        if re.search(pattern, line):
+            time.sleep(delay)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    raise AssertionError(f"never saw {pattern!r}; output:\n{''.join(seen)[-3000:]}")
+
+
+def mart_tables(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every table of the `marts` schema, all rows in a fixed order."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        names = [
+            row[0]
+            for row in connection.sql(
+                "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+            ).fetchall()
+        ]
+        return {name: sorted(connection.table(f"marts.{name}").fetchall(), key=repr) for name in names}
+
+
+def export_files(ws: Workspace) -> dict[str, bytes]:
+    folder = ws.exports / "opted_out_users"
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.csv"))}
+
+
+def leftovers(ws: Workspace) -> list[str]:
+    """Hidden temp files and folders anywhere in the lake, the exports and the warehouse folder."""
+    found = []
+    for root in (ws.lake, ws.exports, ws.warehouse.parent):
+        if root.exists():
+            found += [str(path.relative_to(ws.root)) for path in root.rglob("*") if _is_leftover(path)]
+    return found
+
+
+def _is_leftover(path: Path) -> bool:
+    name = path.name
+    hidden_temp = name.startswith(".") and (name.endswith(".tmp") or path.is_dir())
+    return hidden_temp or name.startswith((".tmp-", ".old-")) or name.endswith(".wal")
+
+
+def unfinished_runs(ws: Workspace) -> list[str]:
+    """Runs the workspace's Dagster instance still shows as starting, started or canceling."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    statuses = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    with DagsterInstance.from_config(str(ws.dagster_home)) as instance:
+        return [r.run_id for r in instance.get_run_records(filters=RunsFilter(statuses=statuses))]
+
+
+def lake_state(ws: Workspace) -> dict[str, tuple[int, int]]:
+    """Every lake file with its size and modification time: any change by a run shows."""
+    if not ws.lake.exists():
+        return {}
+    return {
+        str(path.relative_to(ws.lake)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(ws.lake.rglob("*"))
+        if path.is_file()
+    }
