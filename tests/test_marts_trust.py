@@ -22,6 +22,9 @@ def _checked(warehouse):
 def test_only_a_build_that_passed_its_checks_may_be_exported(tmp_path):
     warehouse = tmp_path / "optout.duckdb"
     first, last = dt.date(2026, 1, 1), dt.date(2026, 1, 9)
+    with pytest.raises(MartsNotReadyError, match="no warehouse at .*: run `optout run` first"):
+        marts_builds.read_checked_export_days(warehouse)
+    duckdb.connect(str(warehouse)).close()  # a warehouse from before builds were recorded
     with pytest.raises(MartsNotReadyError, match="not been built by a checked run"):
         marts_builds.read_checked_export_days(warehouse)
 

@@ -11,14 +11,18 @@ from dagster import (
     build_schedule_context,
     build_sensor_context,
 )
+from dagster._core.test_utils import instance_for_test
 
 from orchestration.schedules import daily_run_range, daily_schedule, landing_sensor
 from tests.helpers import message, write_jsonl
 
 
 def test_daily_schedule_covers_yesterday_and_the_late_arrival_days():
-    context = build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC))
-    request = daily_schedule(context)
+    with instance_for_test() as instance:  # the schedule's context needs an instance with a ref
+        context = build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC)
+        )
+        request = daily_schedule(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2026-01-18"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-01-21"
     assert request.run_key == "daily-2026-01-21"
@@ -63,11 +67,13 @@ def test_the_daily_run_writes_the_three_rolling_files(sample_run, monkeypatch):
 
     for key, value in sample_run.env().items():
         monkeypatch.setenv(key, value)
-    request = daily_schedule(
-        build_schedule_context(scheduled_execution_time=dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC))
-    )
     job = defs.resolve_job_def("optout_everything")
-    with DagsterInstance.ephemeral() as instance:
+    with instance_for_test() as instance:
+        request = daily_schedule(
+            build_schedule_context(
+                instance=instance, scheduled_execution_time=dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC)
+            )
+        )
         result = job.execute_in_process(instance=instance, tags=request.tags)
     assert result.success
     folder = sample_run.exports / "opted_out_users"

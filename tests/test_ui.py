@@ -84,7 +84,7 @@ def test_every_definition_loads_without_errors(webserver):
     assert location["__typename"] == "RepositoryLocation", location
     repository = data["repositoriesOrError"]["nodes"][0]
     assert [s["name"] for s in repository["schedules"]] == ["daily_schedule"]
-    assert [s["name"] for s in repository["sensors"]] == ["landing_sensor"]
+    assert sorted(s["name"] for s in repository["sensors"]) == ["dead_run_sensor", "landing_sensor"]
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for key in (
         "lake/messages",

@@ -16,14 +16,17 @@ from dagster import (
 )
 
 from assets.contract import TABLE_NAMES, TABLES
-from assets.ingest.day import ingest_table_day
+from assets.ingest.day import ingest_table_day, unrecognised_day_folders
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
+from assets.warehouse_lock import WarehouseBusyError, check_run_lock_free, check_warehouse_writable
 from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
 
 LAKE_KEY_PREFIX = "lake"
+# the five ingest steps may probe at the same moment; each probe holds the file for milliseconds
+WRITABLE_PROBE_SECONDS = 10.0
 
 
 def lake_asset_key(table: str) -> AssetKey:
@@ -74,9 +77,20 @@ def _ingest_asset(table: str) -> AssetsDefinition:
     )
     def ingest(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
         days = partition_days(context)
+        # a run launched from the UI or the schedule must not touch the lake while another
+        # run, or any program, holds the warehouse it would then fail to write
+        try:
+            check_run_lock_free(paths.warehouse_path)
+            check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
+        except WarehouseBusyError as exc:
+            raise Failure(description=f"{table}: nothing ingested: {exc}") from None
         clean_leftovers(paths.lake, table)
+        ignored_folders = unrecognised_day_folders(paths.landing, table)
+        if ignored_folders:
+            context.log.warning(ignored_folders_warning(table, ignored_folders))
         totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0}
         unknown: list[str] = []
+        skipped: list[str] = []
         failed: list[str] = []
         for index, day in enumerate(days, start=1):
             try:
@@ -92,18 +106,22 @@ def _ingest_asset(table: str) -> AssetsDefinition:
             totals["duplicate"] += result.records_duplicate
             totals["files"] += result.files_read
             unknown += [f"dt={day}/{name}" for name in result.unknown_files]
+            skipped += [f"dt={day}/{entry}" for entry in result.skipped_files]
             context.log.info(
                 f"{table}: day {index}/{len(days)} ({day}) read {result.records_read}, "
                 f"loaded {result.records_loaded}, quarantined {result.records_quarantined}, "
                 f"duplicate {result.records_duplicate}"
             )
+        # warned before a failure is raised: what was not read matters most when a day failed
+        if unknown:
+            context.log.warning(f"{table}: files not read (unknown extension): {unknown}")
+        if skipped:
+            context.log.warning(f"{table}: files skipped (not read, for safety): {skipped}")
         if failed:
             raise Failure(
                 description=f"{table}: {len(failed)} of {len(days)} export days could not be read: {'; '.join(failed)}",
                 metadata={"failed_days": MetadataValue.json(failed)},
             )
-        if unknown:
-            context.log.warning(f"{table}: files not read (unknown extension): {unknown}")
         return MaterializeResult(
             metadata={
                 "export_days": len(days),
@@ -114,11 +132,20 @@ def _ingest_asset(table: str) -> AssetsDefinition:
                 "records_duplicate": totals["duplicate"],
                 "dagster/row_count": totals["loaded"],
                 "unknown_files": MetadataValue.json(unknown),
+                "skipped_files": MetadataValue.json(skipped),
+                "ignored_folders": MetadataValue.json(ignored_folders),
                 "lake_path": MetadataValue.path(str(paths.lake / table)),
             }
         )
 
     return ingest
+
+
+def ignored_folders_warning(table: str, folders: list[str]) -> str:
+    return (
+        f"{table}: folders ignored (not an export day folder dt=YYYY-MM-DD with a real date), "
+        f"their files are not read: {folders}"
+    )
 
 
 ingest_assets = [_ingest_asset(table) for table in TABLE_NAMES]

@@ -14,7 +14,10 @@ import gzip
 import io
 import itertools
 import json
+import math
+import os
 import re
+import stat
 import sys
 import zlib
 from dataclasses import dataclass
@@ -30,10 +33,29 @@ RAW = "_raw"
 csv.field_size_limit(sys.maxsize)
 
 _INVALID_UTF8 = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+MAX_FILE_BYTES_VARIABLE = "OPTOUT_MAX_FILE_BYTES"
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+_CHUNK_BYTES = 1024 * 1024
 
 
 class UnreadableFileError(Exception):
-    """A whole file cannot be read (corrupt compression or Parquet)."""
+    """A whole file cannot be read (corrupt compression or Parquet, too large, unexpected content)."""
+
+
+def max_file_bytes() -> int:
+    """The most bytes one landing file may hold, decompressed (OPTOUT_MAX_FILE_BYTES, default 2 GiB)."""
+    text = os.environ.get(MAX_FILE_BYTES_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_MAX_FILE_BYTES
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"{MAX_FILE_BYTES_VARIABLE}={text!r} is not a positive whole number of bytes")
+    return limit
 
 
 @dataclass
@@ -65,14 +87,53 @@ def _malformed_frame(numbers: list[int], raws: list[str]) -> pl.DataFrame:
     return pl.DataFrame({RECORD_NUMBER: numbers, RAW: raws}, schema={RECORD_NUMBER: pl.Int64, RAW: pl.String})
 
 
-def _load_bytes(path: Path) -> bytes:
+def _load_bytes(path: Path, max_bytes: int) -> bytes:
     try:
-        data = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
+        with _open_regular_file(path) as raw:
+            if not path.name.lower().endswith(".gz"):
+                # a plain file is refused by its size before a byte of it is read
+                if os.fstat(raw.fileno()).st_size > max_bytes:
+                    raise _too_large(path, max_bytes)
+                return _read_at_most(raw, max_bytes, path)
+            # decompressed as a stream: a gzip bomb stops at the limit, never expands in memory
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return _read_at_most(stream, max_bytes, path)
     except (OSError, EOFError, zlib.error) as exc:
         raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
-    return data
+
+
+def _open_regular_file(path: Path) -> io.BufferedReader:
+    """Open without blocking and refuse anything but a regular file.
+
+    The landing listing already skips FIFOs and devices; this covers one swapped in after
+    the listing, which a plain open would wait on forever.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnreadableFileError(f"cannot read {path}: not a regular file")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _read_at_most(stream: io.BufferedIOBase, max_bytes: int, path: Path) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(_CHUNK_BYTES):
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(path, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(path: Path, max_bytes: int) -> UnreadableFileError:
+    decompressed = " once decompressed" if path.name.lower().endswith(".gz") else ""
+    return UnreadableFileError(
+        f"cannot read {path}: it exceeds {MAX_FILE_BYTES_VARIABLE} ({max_bytes} bytes){decompressed}"
+    )
 
 
 def _decode(data: bytes) -> tuple[str, bool]:
@@ -101,14 +162,19 @@ def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     if not rows:
         return pl.DataFrame({RECORD_NUMBER: []}, schema={RECORD_NUMBER: pl.Int64}), _malformed_frame([], [])
-    header = [name.strip().lower() for name in rows[0]]
+    # the header is not a record: invalid UTF-8 in it is only shown as U+FFFD, and a column
+    # name it garbles is then simply missing (or an extra)
+    header = _unique_names([_visible(name).strip().lower() for name in rows[0]])
     body = rows[1:]
     lengths = pl.Series(list(map(len, body)), dtype=pl.Int64)
     numbers = pl.int_range(1, len(body) + 1, eager=True)
-    # Blank lines are not records; a wrong field count is a malformed record.
-    well_formed = lengths == len(header)
+    # Blank lines are not records (not even under a blank header line); a wrong field count
+    # is a malformed record.
+    well_formed = (lengths == len(header)) & (lengths > 0)
     if not clean_utf8:
-        has_bad_bytes = pl.Series([bool(_INVALID_UTF8.search("\x1f".join(r))) for r in body])
+        has_bad_bytes = pl.Series(
+            [bool(_INVALID_UTF8.search("\x1f".join(r))) for r in body], dtype=pl.Boolean
+        )
         well_formed = well_formed & ~has_bad_bytes
     broken = (~well_formed) & (lengths > 0)
 
@@ -116,8 +182,6 @@ def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     columns = list(zip(*good_rows, strict=False)) if good_rows else [()] * len(header)
     records = pl.DataFrame(
         {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(header, columns, strict=True)}
-        if len(set(header)) == len(header)
-        else _dedupe_header(header, columns)
     ).with_columns(numbers.filter(well_formed).alias(RECORD_NUMBER))
     bad_numbers = numbers.filter(broken).to_list()
     bad_rows = list(itertools.compress(body, broken.to_list()))
@@ -129,12 +193,16 @@ def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
     return records, malformed
 
 
-def _dedupe_header(header: list[str], columns: list[tuple]) -> dict[str, pl.Series]:
-    """A header naming a column twice: the first occurrence counts, later ones are extras."""
-    out: dict[str, pl.Series] = {}
-    for index, (name, values) in enumerate(zip(header, columns, strict=True)):
-        key = name if name not in out else f"{name}__{index}"
-        out[key] = pl.Series(key, values, dtype=pl.String)
+def _unique_names(names: list[str]) -> list[str]:
+    """A column named twice: the first occurrence counts, later ones become extras (`name__<index>`)."""
+    out: list[str] = []
+    taken: set[str] = set()  # a set: a garbage header line may name a million columns
+    for index, name in enumerate(names):
+        key = name if name not in taken else f"{name}__{index}"
+        while key in taken:  # `name__<index>` may itself be taken by a column of the file
+            key += "_"
+        out.append(key)
+        taken.add(key)
     return out
 
 
@@ -156,18 +224,25 @@ def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.Data
     lines = lines.with_columns((is_object & ~pl.col("_bad_bytes")).alias("_ok")).drop("_bad_bytes")
     good = lines.filter(pl.col("_ok")).drop("_ok")
     malformed = lines.filter(~pl.col("_ok")).select(RECORD_NUMBER, RAW)
-    schema = {name: pl.String for name in columns}
-    try:
-        parsed = (
-            pl.read_ndjson(io.BytesIO("\n".join(good[RAW].to_list()).encode()), schema=schema)
-            if good.height
-            else pl.DataFrame(schema=schema)
-        )
-    except pl.exceptions.PolarsError:
+    parsed = _parse_lines_at_once(good, columns)
+    if parsed is None:
         parsed, rejected = _parse_lines_one_by_one(good, columns)
         malformed = pl.concat([malformed, rejected]).sort(RECORD_NUMBER)
         good = good.filter(~pl.col(RECORD_NUMBER).is_in(rejected[RECORD_NUMBER].implode()))
     return parsed.with_columns(good[RECORD_NUMBER], good[RAW]), malformed
+
+
+def _parse_lines_at_once(lines: pl.DataFrame, columns: list[str]) -> pl.DataFrame | None:
+    """The vectorized reader's fields of every line, or None when it refuses the file."""
+    schema = {name: pl.String for name in columns}
+    if not lines.height:
+        return pl.DataFrame(schema=schema)
+    try:
+        parsed = pl.read_ndjson(io.BytesIO("\n".join(lines[RAW].to_list()).encode()), schema=schema)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None
+    # one row per line, or the rows cannot be matched to their line numbers
+    return parsed if parsed.height == lines.height else None
 
 
 def _parse_lines_one_by_one(lines: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -176,17 +251,29 @@ def _parse_lines_one_by_one(lines: pl.DataFrame, columns: list[str]) -> tuple[pl
     bad_numbers: list[int] = []
     bad_raws: list[str] = []
     for number, raw in lines.select(RECORD_NUMBER, RAW).iter_rows():
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
+        fields = _object_fields(raw, columns)
+        if fields is None:
             bad_numbers.append(number)
             bad_raws.append(raw)
             continue
-        parsed_rows.append({c: _json_text(value.get(c)) for c in columns})
+        parsed_rows.append(fields)
     schema = {name: pl.String for name in columns}
     return pl.DataFrame(parsed_rows, schema=schema), _malformed_frame(bad_numbers, bad_raws)
+
+
+def _object_fields(raw: str, columns: list[str]) -> dict[str, str | None] | None:
+    """The fields of a line holding a JSON object as text, or None when the line does not parse."""
+    try:
+        value = json.loads(raw)
+        if not isinstance(value, dict):
+            return None
+        fields = {c: _json_text(value.get(c)) for c in columns}
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError, not ValueError
+        return None
+    # an escaped lone surrogate (`"\ud800"`) parses, but it is not text a column can hold
+    if any(text is not None and _SURROGATE.search(text) for text in fields.values()):
+        return None
+    return fields
 
 
 def _json_text(value: object) -> str | None:
@@ -199,8 +286,21 @@ def _json_text(value: object) -> str | None:
     return str(value)
 
 
-def _as_text(series: pl.Series) -> pl.Series:
-    """One Parquet column as the text the other formats would carry."""
+def _as_text(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """One Parquet column as the text the other formats would carry, and which values held invalid UTF-8.
+
+    Never raises for a type: whatever polars cannot turn into text directly goes through
+    Python, and the validation rules then judge the text like any other.
+    """
+    dtype = series.dtype
+    if dtype == pl.Binary:
+        return _binary_text(series)
+    if dtype.is_nested():
+        return _nested_json(series, wrapped=True)
+    return _scalar_text(series), _all_false(len(series))
+
+
+def _scalar_text(series: pl.Series) -> pl.Series:
     dtype = series.dtype
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
@@ -208,39 +308,138 @@ def _as_text(series: pl.Series) -> pl.Series:
         return series.dt.strftime("%Y-%m-%dT%H:%M:%S%.6f")
     if dtype == pl.Date:
         return series.dt.strftime("%Y-%m-%dT00:00:00")  # a native date: its midnight, UTC
-    if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
-        return series.to_frame().select(pl.struct(pl.all()).struct.json_encode()).to_series()
-    if dtype == pl.Binary:
-        return series.cast(pl.String, strict=False)
+    if isinstance(dtype, pl.Duration):
+        return series.dt.to_string("iso")  # a length of time, e.g. `PT5S`: never a timestamp
     if dtype.is_float() and (series.drop_nulls() % 1 == 0).all():
-        # whole-number floats (epoch milliseconds written as doubles) read as integers
-        return series.cast(pl.Int64, strict=False).cast(pl.String)
-    return series.cast(pl.String)
+        # whole-number floats (epoch milliseconds written as doubles) read as integers; one
+        # too large for an integer keeps its float text rather than becoming null
+        whole = series.cast(pl.Int64, strict=False)
+        return whole.cast(pl.String).zip_with(whole.is_not_null(), series.cast(pl.String))
+    try:
+        return series.cast(pl.String)
+    except pl.exceptions.PolarsError:  # a type polars has no text for
+        return pl.Series(series.name, [_python_text(v) for v in series.to_list()], dtype=pl.String)
+
+
+def _python_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _all_false(length: int) -> pl.Series:
+    return pl.repeat(False, length, dtype=pl.Boolean, eager=True)
+
+
+def _binary_text(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Bytes as UTF-8 text; invalid UTF-8 is shown as U+FFFD and flagged (a malformed record)."""
+    try:
+        return series.cast(pl.String), _all_false(len(series))
+    except pl.exceptions.PolarsError:
+        pass
+    decoded = [_bytes_text(v) for v in series.to_list()]
+    texts = pl.Series(series.name, [text for text, _ in decoded], dtype=pl.String)
+    return texts, pl.Series([invalid for _, invalid in decoded], dtype=pl.Boolean)
+
+
+def _bytes_text(value: bytes | None) -> tuple[str | None, bool]:
+    if value is None:
+        return None, False
+    try:
+        return value.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return _visible(value.decode("utf-8", "surrogateescape")), True
+
+
+def _nested_json(series: pl.Series, wrapped: bool) -> tuple[pl.Series, pl.Series]:
+    """Nested values as JSON text (`{"<column>": value}` when wrapped), and which held invalid UTF-8.
+
+    polars encodes them itself unless a leaf is binary (its JSON writer panics there); those
+    go through Python, which shows invalid UTF-8 as U+FFFD and flags it.
+    """
+    if _polars_can_encode(series.dtype):
+        value = pl.struct(pl.all()) if wrapped else pl.col(series.name)
+        return series.to_frame().select(value.struct.json_encode()).to_series(), _all_false(len(series))
+    texts, invalid = [], []
+    for value in series.to_list():
+        bad_bytes: list[bool] = []
+        plain = _json_ready(value, bad_bytes)
+        document = {series.name: plain} if wrapped else plain
+        texts.append(
+            None if document is None else json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        )
+        invalid.append(any(bad_bytes))
+    return pl.Series(series.name, texts, dtype=pl.String), pl.Series(invalid, dtype=pl.Boolean)
+
+
+def _polars_can_encode(dtype: pl.DataType) -> bool:
+    if dtype == pl.Binary or dtype.is_object():
+        return False
+    if isinstance(dtype, pl.Struct):
+        return all(_polars_can_encode(field.dtype) for field in dtype.fields)
+    # List and Array hold `inner`, Map `key` and `value`
+    parts = [getattr(dtype, part, None) for part in ("inner", "key", "value")] if dtype.is_nested() else []
+    return all(_polars_can_encode(part) for part in parts if _is_dtype(part))
+
+
+def _is_dtype(value: object) -> bool:
+    return isinstance(value, pl.DataType) or (isinstance(value, type) and issubclass(value, pl.DataType))
+
+
+def _json_ready(value: object, bad_bytes: list[bool]) -> object:
+    """A nested Python value as plain JSON types; bytes become text (bad ones noted in bad_bytes)."""
+    if isinstance(value, bytes):
+        text, invalid = _bytes_text(value)
+        bad_bytes.append(invalid)
+        return text
+    if isinstance(value, dict):
+        return {str(_json_ready(k, bad_bytes)): _json_ready(v, bad_bytes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, bad_bytes) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # as polars writes NaN and infinity
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 def read_parquet(data: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
-    except Exception as exc:  # polars raises several kinds for a corrupt file
+    except (Exception, pl.exceptions.PanicException) as exc:  # polars raises (or panics) in many ways
         raise UnparsableParquet(str(exc)) from exc
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
-    text = pl.DataFrame([_as_text(frame[c]).alias(c) for c in frame.columns])
-    if isinstance(frame.schema.get("properties"), pl.Struct):
-        # a nested object: keep the object itself, not the wrapper made above
-        text = text.with_columns(frame["properties"].struct.json_encode().alias("properties"))
-    text = text.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(RECORD_NUMBER))
-    return text, _malformed_frame([], [])
+    frame.columns = _unique_names([c.strip().lower() for c in frame.columns])
+    texts, invalid_utf8 = [], _all_false(frame.height)
+    for name in frame.columns:
+        series = frame[name]
+        if name == "properties" and isinstance(series.dtype, pl.Struct):
+            # a nested object: keep the object itself, not the `{"properties": ...}` wrapper
+            text, invalid = _nested_json(series, wrapped=False)
+        else:
+            text, invalid = _as_text(series)
+        texts.append(text.alias(name))
+        invalid_utf8 = invalid_utf8 | invalid
+    text = pl.DataFrame(texts).with_columns(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(RECORD_NUMBER)
+    )
+    if not invalid_utf8.any():
+        return text, _malformed_frame([], [])
+    # a row holding invalid UTF-8 is malformed, like such a line of CSV or JSONL
+    bad = text.filter(invalid_utf8)
+    malformed = pl.DataFrame(
+        {RECORD_NUMBER: bad[RECORD_NUMBER], RAW: raw_text(bad, "parquet")},
+        schema={RECORD_NUMBER: pl.Int64, RAW: pl.String},
+    )
+    return text.filter(~invalid_utf8), malformed
 
 
 class UnparsableParquet(Exception):
     pass
 
 
-def read_file(path: Path, columns: list[str]) -> FileRecords:
+def read_file(path: Path, columns: list[str], max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> FileRecords:
     fmt = file_format(path.name)
     if fmt is None:
         raise ValueError(f"{path.name} is not an accepted export file")
-    data = _load_bytes(path)
+    data = _load_bytes(path, max_bytes)
     try:
         if fmt == "parquet":
             records, malformed = read_parquet(data)
@@ -257,9 +456,11 @@ def read_file(path: Path, columns: list[str]) -> FileRecords:
 
 def raw_text(records: pl.DataFrame, fmt: str) -> pl.Series:
     """The record as text, for quarantined records: the line for JSONL, else re-serialized."""
-    if RAW in records.columns:
+    if fmt == "jsonl":  # not any `_raw` column: a CSV or Parquet file may name one itself
         return records[RAW]
     fields = [c for c in records.columns if not c.startswith("_")]
+    if not fields:  # a file naming only `_` columns: nothing to show, but a row all the same
+        return pl.repeat("", records.height, dtype=pl.String, eager=True).alias(RAW)
     if fmt == "csv":
         quoted = [
             pl.when(pl.col(c).str.contains(r'[",\r\n]'))
