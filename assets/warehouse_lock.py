@@ -136,12 +136,13 @@ def check_warehouse_writable(warehouse: Path, wait_seconds: float = 0.0) -> None
             time.sleep(1.0)
 
 
-def busy_reason(exc: duckdb.Error, warehouse: Path) -> str | None:
+def busy_reason(error: Exception | str, warehouse: Path | None = None) -> str | None:
     """A DuckDB lock error as one line naming the holder, or None for any other error."""
-    match = _LOCK_HOLDER.search(str(exc))
+    match = _LOCK_HOLDER.search(str(error))
     if match is None:
         return None
-    return f"{warehouse} is being written by {describe_process(int(match['pid']))}; try again when it has finished"
+    where = str(warehouse) if warehouse else "the warehouse"
+    return f"{where} is held open by {describe_process(int(match['pid']))}; try again when it has finished"
 
 
 def _now() -> str:

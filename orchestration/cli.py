@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -117,5 +118,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def entry() -> None:
+    """The console script: `main`, and after a failure a quiet interpreter shutdown.
+
+    A run that failed inside Dagster leaves DuckDB objects alive in its error records; at
+    interpreter shutdown DuckDB's bindings then print dozens of "nanobind: leaked" lines
+    under the one-line reason. The reason has been printed by then, so the shutdown's own
+    stderr goes to /dev/null (it still runs in full: files closed, resources released).
+    """
+    code = main()
+    if code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -27,6 +27,12 @@ concurrency:
     tag_concurrency_limits:
       - key: optout/warehouse
         limit: 1
+# a run whose worker never came up is failed after 5 minutes; a run whose process died
+# after it started is found by dead_run_sensor (the default launcher has no health check)
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  cancel_timeout_seconds: 300
 """
 
 

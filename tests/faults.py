@@ -89,7 +89,7 @@ def unfinished_runs(ws: Workspace) -> list[str]:
 
     statuses = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
     with DagsterInstance.from_config(str(ws.dagster_home)) as instance:
-        return [r.run_id for r in instance.get_run_records(filters=RunsFilter(statuses=statuses))]
+        return [r.dagster_run.run_id for r in instance.get_run_records(filters=RunsFilter(statuses=statuses))]
 
 
 def lake_state(ws: Workspace) -> dict[str, tuple[int, int]]:

@@ -117,3 +117,39 @@ def test_a_run_while_another_program_holds_the_warehouse_changes_nothing(alone, 
     with duckdb.connect(str(ws.warehouse), read_only=True) as connection:
         statuses = connection.sql("select status from audit.marts_builds").fetchall()
     assert all(status == "passed" for (status,) in statuses)
+
+
+def test_a_program_opening_the_warehouse_mid_run_never_yields_a_wrong_export(alone, tmp_path):
+    """The window a run cannot close: a reader opens the warehouse after the run checked it.
+
+    dbt then fails on DuckDB's lock after the lake was rewritten; the run says who holds the
+    file in one line, and the exports refuse until a run passes its checks again.
+    """
+    ws = _copy_landing(alone, tmp_path)
+    ws.optout("run")
+    run = start_optout(ws, "run")
+    holder = None
+    output = []
+    for line in run.stdout:
+        output.append(line)
+        if holder is None and "dbt build for export days" in line:
+            holder = subprocess.Popen(
+                [sys.executable, "-c", HOLD, str(ws.warehouse)], stdout=subprocess.PIPE, text=True
+            )
+            assert holder.stdout.readline().strip() == "holding"
+    run.wait(timeout=600)
+    try:
+        refused = ws.optout("export", "--preset", "last_week", check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    text = "".join(output)
+    assert run.returncode == 1
+    errors = _errors(text)
+    assert len(errors) == 1 and errors[0].startswith("optout run: step optout_dbt_models failed: ")
+    assert f"the warehouse is held open by PID {holder.pid}" in errors[0]
+    assert "nanobind" not in text
+    assert refused.returncode == 1 and "not passed its checks" in refused.stderr
+    ws.optout("run")
+    assert mart_tables(ws.warehouse) == mart_tables(alone.warehouse)
+    assert export_files(ws) == export_files(alone)

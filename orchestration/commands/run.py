@@ -15,7 +15,7 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.report.assets import report_range
 from assets.report.build import SUBFOLDER
-from assets.warehouse_lock import WarehouseBusyError, check_warehouse_writable, run_lock
+from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
@@ -102,17 +102,17 @@ def _step_failure_reasons(event) -> list[str]:
     if failed_days is not None:
         return [f"step {event.step_key} failed: {day}" for day in failed_days.value]
     error = data.error
-    if (
-        error is not None
-        and error.cls_name == "DagsterExecutionStepExecutionError"
-        and "blocking" in (error.message or "")
-    ):
-        return []  # a blocking check failed: already reported above
+    if error is not None and "DagsterAssetCheckFailedError" in {
+        error.cls_name,
+        getattr(error.cause, "cls_name", None),
+    }:
+        return []  # a blocking check failed: its evaluation is reported above
     user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
     message = (user_error or error).message if error else "step failed"
     # "dagster._core...Failure: <description>" -> "<description>"
     reason = re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message.strip().splitlines()[-1])
-    return [f"step {event.step_key} failed: {reason}"]
+    # a program that opened the warehouse after this run checked it: say who, in one line
+    return [f"step {event.step_key} failed: {busy_reason(reason) or reason}"]
 
 
 def run_command(args: argparse.Namespace) -> None:
