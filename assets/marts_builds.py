@@ -52,6 +52,9 @@ _EXISTS = """
 select count(*) from information_schema.tables
 where table_schema = 'audit' and table_name = 'marts_builds'
 """
+_LAST_PASSED_START = """
+select max(started_at) from audit.marts_builds where status = 'passed'
+"""
 _LATEST = """
 select run_id, status, first_export_date, last_export_date, finished_at, detail
 from audit.marts_builds
@@ -115,6 +118,20 @@ def latest_build(connection: duckdb.DuckDBPyConnection) -> MartsBuild | None:
         return None
     rows = connection.execute(_LATEST).fetchall()
     return MartsBuild(*rows[0]) if rows else None
+
+
+def last_passed_build_start(warehouse: Path) -> dt.datetime | None:
+    """When the newest build that passed its checks started; None if there is none.
+
+    Every lake day ingested after that moment is not in the checked marts yet, whichever
+    run ingested it (a run can be killed between ingesting and building).
+    """
+    if not warehouse.exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        if not connection.execute(_EXISTS).fetchall()[0][0]:
+            return None
+        return connection.execute(_LAST_PASSED_START).fetchall()[0][0]
 
 
 def checked_export_days(connection: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date, str]:

@@ -51,32 +51,53 @@ translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 )
 def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     days = partition_days(context)
-    dbt_vars = dbt_vars_for_days(days[0], days[-1])
     prepare_dbt_environment()
     settings = Settings.from_env()
-    # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py)
-    records_build = any(key.path[0] == "marts" for key in context.selected_asset_keys)
-    if records_build:
-        marts_builds.start_build(settings.warehouse, context.run_id)
+    dbt_vars = build_vars(settings, days[0], days[-1])
+    # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
+    # a re-execution of the run continues the same build
+    build_id = context.run.root_run_id or context.run_id
+    mart_keys = {key for key in context.assets_def.keys if key.path[0] == "marts"}
+    selected_marts = mart_keys & context.selected_asset_keys
+    if selected_marts:
+        marts_builds.start_build(settings.warehouse, build_id)
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
+    events = []
     try:
-        events = list(dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream())
+        for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+            events.append(event)
     except Exception as exc:
-        if records_build:
+        if selected_marts:
             # the row may stay `building` (warehouse held by another program): refused all the same
             with contextlib.suppress(duckdb.Error):
-                marts_builds.mark_failed(settings.warehouse, context.run_id, f"dbt build failed: {exc}")
+                marts_builds.mark_failed(settings.warehouse, build_id, f"dbt build failed: {exc}")
+        yield from events  # what dbt did build before it failed, for the UI
         raise
-    if records_build:
-        first_day, last_day = lake_export_days(settings.lake_dir)
-        marts_builds.finish_build(settings.warehouse, context.run_id, first_day, last_day)
+    if selected_marts == mart_keys:
+        first_day, last_day = lake.export_day_span(settings.lake_dir, TABLE_NAMES)
+        marts_builds.finish_build(settings.warehouse, build_id, first_day, last_day)
+    elif selected_marts:
+        marts_builds.mark_failed(
+            settings.warehouse,
+            build_id,
+            f"only {len(selected_marts)} of {len(mart_keys)} marts were rebuilt (a partial selection); "
+            "run the whole job to check them together",
+        )
     yield from with_table_metadata(events, settings.warehouse)
 
 
-def lake_export_days(lake_dir) -> tuple:
-    """The first and last export day in the lake: what a build of the marts just read."""
-    days = [day for table in TABLE_NAMES for day in lake.ingested_days(lake_dir, table)]
-    return (min(days), max(days)) if days else (None, None)
+def build_vars(settings: Settings, run_first_day, run_last_day) -> dict[str, str]:
+    """The dbt vars of this build: rebuild from the earliest lake day the checked marts lack.
+
+    That is the run's first day, or an earlier day ingested since the last build that
+    passed its checks (by a run killed or failed before its build). Without such a build,
+    everything is rebuilt.
+    """
+    since = marts_builds.last_passed_build_start(settings.warehouse)
+    if since is None:
+        return {}
+    changed = lake.days_ingested_since(settings.lake_dir, TABLE_NAMES, since)
+    return dbt_vars_for_days(min([run_first_day, *changed]), run_last_day)
 
 
 def dbt_resource() -> DbtCliResource:

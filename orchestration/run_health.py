@@ -28,21 +28,25 @@ def this_process_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def run_process_id(instance: DagsterInstance, run) -> int | None:
-    """The pid that carries a run: our tag, else Dagster's own engine event."""
+def run_process(instance: DagsterInstance, record) -> tuple[int, float] | None:
+    """(pid, a moment by which that process had started) of a run, or None if not known.
+
+    `optout run` tags its runs: the process existed before it created the run. A run the
+    daemon launched has Dagster's "Started process for run (pid: N)" event, written by that
+    process once it runs (the run itself may still be STARTING, long after it was queued).
+    """
+    run = record.dagster_run
     if PID_TAG in run.tags:
         if run.tags.get(HOST_TAG, socket.gethostname()) != socket.gethostname():
             return None  # another machine's process: not ours to judge
-        return int(run.tags[PID_TAG])
-    records = instance.get_records_for_run(
-        run.run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=50
-    ).records
-    for record in records:
-        event = record.event_log_entry.dagster_event
+        return int(run.tags[PID_TAG]), record.create_timestamp.timestamp()
+    events = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=50).records
+    for event_record in events:
+        event = event_record.event_log_entry.dagster_event
         data = event.event_specific_data if event else None
         pid = (data.metadata or {}).get("pid") if data is not None else None
         if pid is not None and "Started process for run" in (event.message or ""):
-            return int(pid.value)
+            return int(pid.value), event_record.timestamp
     return None
 
 
@@ -50,29 +54,26 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
     """Mark every unfinished run whose process is gone as failed; returns their run ids."""
     reaped = []
     for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED)):
-        run = record.dagster_run
-        pid = run_process_id(instance, run)
-        if pid is None:
-            continue  # launched but not yet started, or on another host
-        started = record.start_time or record.create_timestamp.timestamp()
-        if process_alive(pid, started_by=started):
+        process = run_process(instance, record)
+        if process is None:
+            continue  # launched but its process not yet started, or on another host
+        pid, started_by = process
+        if process_alive(pid, started_by=started_by):
             continue
         instance.report_run_failed(
-            run,
+            record.dagster_run,
             message=(
                 f"The process that ran this run (pid {pid}) is gone (killed or crashed); "
                 "marked failed so the next run can go ahead."
             ),
         )
-        reaped.append(run.run_id)
+        reaped.append(record.dagster_run.run_id)
     return reaped
 
 
-def other_runs_in_progress(instance: DagsterInstance, own_run_id: str | None = None) -> list:
-    """Unfinished runs other than `own_run_id` (after reaping the dead ones)."""
+def runs_in_progress(instance: DagsterInstance) -> list:
+    """Unfinished runs whose process is alive (the dead ones are marked failed first)."""
     reap_dead_runs(instance)
     return [
-        record.dagster_run
-        for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))
-        if record.dagster_run.run_id != own_run_id
+        record.dagster_run for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))
     ]

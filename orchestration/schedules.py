@@ -20,6 +20,7 @@ from dagster import (
 
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
+from assets.ingest.day import is_export_day_folder
 from orchestration.jobs import WAREHOUSE_TAG, everything_job, partition_range_tags
 from orchestration.run_health import reap_dead_runs
 
@@ -60,11 +61,9 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
         if not folder.is_dir():
             continue
         for day_folder in folder.glob("dt=*"):
+            if not is_export_day_folder(day_folder.name):
+                continue  # the ingest asset reports such folders
             day = day_folder.name.removeprefix("dt=")
-            try:
-                dt.date.fromisoformat(day)
-            except ValueError:
-                continue
             for path in sorted(day_folder.iterdir()):
                 if path.is_file():
                     stat = path.stat()

@@ -394,10 +394,16 @@ def test_a_day_or_table_folder_symlinked_outside_is_not_read(tmp_path, level):
         (secret.parent / f"dt={DAY}" / "a.jsonl").symlink_to(secret)
         landing.mkdir()
         (landing / "messages").symlink_to(secret.parent)
-    result = ingest(landing, lake, "messages", DAY)
-    assert result.skipped_files == [f"({level}): symlink to a folder outside the landing area"]
-    assert (result.files_read, result.records_read) == (0, 0)
-    assert loaded(lake, "messages", DAY).height == quarantined(lake, "messages", DAY).height == 0
+    # an earlier delivery of the day stays: a folder that leads out is not an empty day
+    earlier = tmp_path / "earlier"
+    write_jsonl(earlier, "messages", DAY, "a.jsonl", [message("m-earlier")])
+    ingest(earlier, lake, "messages", DAY)
+    with pytest.raises(
+        UnreadableFileError, match=f"the {level} is a symlink to a folder outside the landing area"
+    ):
+        ingest(landing, lake, "messages", DAY)
+    assert loaded(lake, "messages", DAY)["event_id"].to_list() == ["m-earlier"]
+    assert quarantined(lake, "messages", DAY).height == 0
 
 
 def test_fifos_folders_and_broken_symlinks_are_skipped_never_opened(tmp_path):

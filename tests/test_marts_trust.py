@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 
 import duckdb
 import pytest
@@ -11,7 +12,8 @@ import pytest
 from assets import marts_builds
 from assets.generator.run import generate
 from assets.marts_builds import MartsNotReadyError, checked_export_days
-from tests.conftest import SAMPLE_START
+from tests.conftest import SAMPLE_START, make_workspace
+from tests.faults import mart_tables
 
 
 def _checked(warehouse):
@@ -50,8 +52,10 @@ def test_only_a_build_that_passed_its_checks_may_be_exported(tmp_path):
     assert marts_builds.mark_passed(warehouse, "run-b") is False  # a failed build stays failed
 
 
-def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(workspace, dbt_manifest, monkeypatch):
-    generate(workspace.landing, SAMPLE_START, 6, 300, seed=6)
+def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(
+    workspace, dbt_manifest, monkeypatch, tmp_path
+):
+    generate(workspace.landing, SAMPLE_START, 7, 300, seed=6)
     workspace.optout("run", "--end", "2026-01-05")
     before = workspace.optout("export", "--preset", "last_week")
     csv = workspace.exports / "opted_out_users" / "2025-12-30_2026-01-05.csv"
@@ -75,6 +79,15 @@ def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(workspace, 
         assert refused.returncode == 1
         assert "after the last export day of the checked marts 2026-01-05" in refused.stderr
     assert not (workspace.exports / "opted_out_users" / "2026-01-01_2026-01-06.csv").exists()
+
+    # the next daily run (day 7 only) also builds day 6, which the failed run ingested
+    monkeypatch.delenv("OPTOUT_MAX_QUARANTINE_SHARE")
+    workspace.optout("run", "--start", "2026-01-07", "--end", "2026-01-07")
+    whole = make_workspace(tmp_path / "whole")
+    shutil.copytree(workspace.landing, whole.landing)
+    whole.optout("run")
+    assert mart_tables(workspace.warehouse) == mart_tables(whole.warehouse)
+    assert _checked(workspace.warehouse)[:2] == (dt.date(2026, 1, 1), dt.date(2026, 1, 7))
 
 
 def test_days_before_the_first_export_day_are_refused_by_every_command(sample_run):

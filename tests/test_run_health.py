@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import time
 
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
@@ -66,3 +67,25 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive():
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_starting_run_launched_by_the_daemon_is_judged_by_its_own_process():
+    """Queued long before its worker started: the worker's "Started process" event counts."""
+    from dagster._core.events import EngineEventData
+
+    with DagsterInstance.ephemeral() as instance:
+        starting = create_run_for_test(instance, status=DagsterRunStatus.STARTING)
+        gone = create_run_for_test(instance, status=DagsterRunStatus.STARTING)
+        time.sleep(1.5)  # queued well before its worker process starts
+        worker = subprocess.Popen(["sleep", "30"])
+        try:
+            time.sleep(0.2)
+            for run, pid in ((starting, worker.pid), (gone, _ended_pid())):
+                instance.report_engine_event(
+                    f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+                )
+            assert reap_dead_runs(instance) == [gone.run_id]
+            assert instance.get_run_by_id(starting.run_id).status == DagsterRunStatus.STARTING
+        finally:
+            worker.kill()
+            worker.wait()

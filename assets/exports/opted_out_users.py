@@ -55,8 +55,9 @@ def _csv_bytes(rows: pl.DataFrame) -> bytes:
 def write_pair(csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes) -> None:
     """Both files are written aside first; then the CSV, then its manifest, are renamed in.
 
-    A full disk or a kill before the renames leaves the previous pair as it was, so a
-    manifest never describes a CSV other than the one beside it.
+    A full disk, or a kill while writing, leaves the previous pair as it was. Only a kill
+    between the two renames (microseconds) leaves the new CSV beside the previous manifest;
+    the manifest's sha256 then shows the mismatch, and the next write mends the pair.
     """
     remove_debris(csv_path.parent)
     csv_temp = write_temp_beside(csv_path, data)

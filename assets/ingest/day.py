@@ -78,7 +78,11 @@ def landing_files(landing_dir: Path, table: str, day: dt.date) -> LandingDay:
     landing_area = landing_dir.resolve()
     for level, path in (("table folder", folder.parent), ("day folder", folder)):
         if not path.resolve().is_relative_to(landing_area):
-            return LandingDay([], [], [f"({level}): symlink to a folder outside the landing area"])
+            # not an empty delivery: the day fails and keeps what it held before
+            raise UnreadableFileError(
+                f"cannot read {folder}: the {level} is a symlink to a folder outside the landing area "
+                "(not followed; the day keeps its previous version)"
+            )
     readable, unknown, skipped = [], [], []
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
         if is_ignored(path.name):

@@ -29,6 +29,28 @@ def ingested_days(lake_dir: Path, table: str) -> list[dt.date]:
     return sorted(days)
 
 
+def export_day_span(lake_dir: Path, tables: list[str]) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last export day any of `tables` holds in the lake."""
+    days = [day for table in tables for day in ingested_days(lake_dir, table)]
+    return (min(days), max(days)) if days else (None, None)
+
+
+def days_ingested_since(lake_dir: Path, tables: list[str], moment: dt.datetime) -> list[dt.date]:
+    """Export days (of any table) whose version in the lake was ingested after `moment`."""
+    logs = [
+        day_dir(lake_dir, table, day) / LOG_FILE for table in tables for day in ingested_days(lake_dir, table)
+    ]
+    if not logs:
+        return []
+    changed = (
+        pl.scan_parquet(logs, missing_columns="insert", extra_columns="ignore")
+        .filter(pl.col("ingested_at") > moment)
+        .select(pl.col("export_date").unique().sort())
+        .collect()
+    )
+    return changed["export_date"].to_list()
+
+
 def earlier_event_ids(lake_dir: Path, table: str, day: dt.date, candidates: pl.Series) -> pl.Series:
     """The candidate event ids that an earlier export day already loaded."""
     files = [

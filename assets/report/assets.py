@@ -27,11 +27,11 @@ def report_range(days: list[dt.date], first_ingested: dt.date) -> tuple[dt.date,
 def make_report(warehouse, export_dir, start: dt.date | None, end: dt.date | None, days=None):
     """Write the range's export (the report links it) and the report; returns the report."""
     # only days the marts were built for by a run whose checks passed (marts_builds.py)
-    first_day, last_day, _ = read_checked_export_days(warehouse)
+    first_day, last_day, built_by = read_checked_export_days(warehouse)
     if days is not None:
         start, end = report_range(days, first_day)
     write_export(warehouse, export_dir, between_range(start, end))
-    return build_report(warehouse, export_dir, start, end, first_day, last_day)
+    return build_report(warehouse, export_dir, start, end, (first_day, last_day, built_by))
 
 
 @asset(

@@ -32,11 +32,13 @@ class ReportResult:
 
 
 def build_report(
-    warehouse: Path, export_dir: Path, start: dt.date, end: dt.date, first_day, last_day
+    warehouse: Path, export_dir: Path, start: dt.date, end: dt.date, checked: tuple
 ) -> ReportResult:
+    """`checked`: (first day, last day, build) of the checked marts (marts_builds.py)."""
+    first_day, last_day, built_by = checked
     export_range = between_range(start, end)
     check_covered(export_range, first_day, last_day)
-    data = read_report_data(warehouse, start, end)
+    data = read_report_data(warehouse, start, end, built_by)
     headline = numbers.headlines(data)
     trend = numbers.trend(data)
     pressure = numbers.pressure(data)

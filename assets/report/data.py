@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.marts_builds import MartsNotReadyError, checked_export_days
+
 
 @dataclass
 class ReportData:
@@ -32,10 +34,14 @@ def _in_range(frame: pl.DataFrame, column: str, start: dt.date, end: dt.date) ->
     return frame.filter(pl.col(column).is_between(start, end))
 
 
-def read_report_data(warehouse: Path, start: dt.date, end: dt.date) -> ReportData:
+def read_report_data(warehouse: Path, start: dt.date, end: dt.date, built_by: str) -> ReportData:
+    """The report's data, all read in one connection from the build `built_by` of the marts."""
     length = (end - start).days + 1
     previous_start, previous_end = start - dt.timedelta(days=length), start - dt.timedelta(days=1)
     with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # no writer can change the marts while this connection is open: check them once, here
+        if checked_export_days(connection)[2] != built_by:
+            raise MartsNotReadyError("the marts were rebuilt while the report was being made: try again")
 
         def table(name: str) -> pl.DataFrame:
             return connection.table(f"marts.{name}").pl()

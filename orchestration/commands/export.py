@@ -29,6 +29,7 @@ def requested_range(args: argparse.Namespace, config) -> ExportRange:
     """The range of `--preset [--date]` (default date: the last day of the checked marts) or `--start/--end`."""
     if args.preset:
         logical_date = args.date or read_checked_export_days(config.warehouse)[1]
+        check_first_day(logical_date, config, "--date is")  # before date arithmetic near year 1
         export_range = preset_range(args.preset, logical_date)
     else:
         export_range = between_range(args.start, args.end)

@@ -13,6 +13,7 @@ from dagster import AssetCheckSeverity
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
+from assets.ingest.day import is_export_day_folder
 from assets.report.assets import report_range
 from assets.report.build import SUBFOLDER
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
@@ -20,7 +21,7 @@ from orchestration.commands.common import CliError, check_first_day, progress, s
 from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
-from orchestration.run_health import other_runs_in_progress, reap_dead_runs, this_process_tags
+from orchestration.run_health import reap_dead_runs, runs_in_progress, this_process_tags
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -28,11 +29,11 @@ def landed_days(settings: Settings) -> list[dt.date]:
     for table in TABLE_NAMES:
         folder = settings.landing_dir / table
         if folder.is_dir():
-            for child in folder.glob("dt=*"):
-                try:
-                    days.add(dt.date.fromisoformat(child.name.removeprefix("dt=")))
-                except ValueError:
-                    continue
+            days.update(
+                dt.date.fromisoformat(child.name.removeprefix("dt="))
+                for child in folder.glob("dt=*")
+                if is_export_day_folder(child.name)
+            )
     return sorted(days)
 
 
@@ -140,7 +141,7 @@ def run_command(args: argparse.Namespace) -> None:
 def wait_for_dagster_runs(instance, deadline: float) -> None:
     """Runs launched from the UI or the schedule write the warehouse too: wait for them, or stop."""
     told = False
-    while running := other_runs_in_progress(instance):
+    while running := runs_in_progress(instance):
         run = running[0]
         if time.monotonic() >= deadline:
             raise WarehouseBusyError(
