@@ -44,7 +44,8 @@ def days_ingested_since(lake_dir: Path, tables: list[str], moment: dt.datetime) 
         return []
     changed = (
         pl.scan_parquet(logs, missing_columns="insert", extra_columns="ignore")
-        .filter(pl.col("ingested_at") > moment)
+        # one time zone object for both sides: polars refuses to compare `UTC` with `Etc/UTC`
+        .filter(pl.col("ingested_at") > moment.astimezone(dt.UTC))
         .select(pl.col("export_date").unique().sort())
         .collect()
     )
