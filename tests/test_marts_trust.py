@@ -14,6 +14,7 @@ from assets.generator.run import generate
 from assets.marts_builds import MartsNotReadyError, checked_export_days
 from tests.conftest import SAMPLE_START, make_workspace
 from tests.faults import mart_tables
+from tests.helpers import write_jsonl
 
 
 def _checked(warehouse):
@@ -62,6 +63,7 @@ def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(
     exported = csv.read_bytes()
 
     # day 6 is ingested, then a blocking lake check fails: the marts stay as they were
+    write_jsonl(workspace.landing, "messages", "2026-01-06", "zz-broken.jsonl", ["{not json"])
     monkeypatch.setenv("OPTOUT_MAX_QUARANTINE_SHARE", "0")
     failed = workspace.optout("run", "--start", "2026-01-06", "--end", "2026-01-06", check=False)
     assert failed.returncode == 1 and "ge_lake_suite" in failed.stderr
