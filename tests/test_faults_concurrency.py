@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
@@ -73,9 +72,13 @@ def test_two_runs_started_together_one_stops_at_once_with_one_line(alone, tmp_pa
 def test_a_waiting_run_goes_ahead_when_the_first_has_finished(alone, tmp_path):
     ws = _copy_landing(alone, tmp_path)
     first = start_optout(ws, "run")
-    time.sleep(1.0)
+    seen = []
+    for line in first.stdout:  # the first holds the run lock once it says it is materializing
+        seen.append(line)
+        if "materializing" in line:
+            break
     second = start_optout(ws, "run", "--wait", "600")
-    first_output = first.communicate(timeout=600)[0]
+    first_output = "".join(seen) + first.communicate(timeout=600)[0]
     second_output = second.communicate(timeout=900)[0]
     assert first.returncode == 0 and second.returncode == 0, (first_output, second_output)
     assert "waiting for another optout run" in second_output
