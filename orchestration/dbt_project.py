@@ -41,7 +41,7 @@ def prepare_dbt_environment() -> None:
     """dbt reads the same env vars: give it absolute paths, and a folder for the warehouse."""
     settings = Settings.from_env()
     os.environ.update(settings.export_env())
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data
 
 
 def ensure_manifest() -> Path:
