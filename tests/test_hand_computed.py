@@ -106,6 +106,8 @@ def story(tmp_path_factory, dbt_manifest):
         [
             msg("m3", "u1", "c1", "delivered", "2026-01-02T11:00:00Z"),
             msg("m4", "u1", "c1", "opened", "2026-01-02T11:30:00Z"),
+            # m1 again, as the previous day delivered it: a duplicate, counted in the audit
+            msg("m1", "u2", "c1", "delivered", "2026-01-01T12:00:00Z"),
         ],
     )
     write_jsonl(
@@ -241,3 +243,22 @@ def test_last_events_and_retain_churn(story):
     }
     assert churn[("2026-01-02", "ios", 7, "retain")] == 1
     assert churn[("2026-01-03", "web", 30, "pending")] == 1
+
+
+def test_ingestion_log_counts_a_repeat_of_an_earlier_day_as_duplicate(story):
+    import duckdb
+
+    with duckdb.connect(str(story.warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select export_date, records_read, records_loaded, records_quarantined, records_duplicate "
+            "from audit.ingestion_log where table_name = 'messages' order by export_date"
+        ).fetchall()
+        kept = connection.execute(
+            "select count(*) from staging.stg_lake__messages where event_id = 'm1'"
+        ).fetchall()
+    assert rows == [
+        (dt.date(2026, 1, 1), 1, 1, 0, 0),
+        (dt.date(2026, 1, 2), 3, 2, 0, 1),
+        (dt.date(2026, 1, 3), 1, 1, 0, 0),
+    ]
+    assert kept == [(1,)]

@@ -226,18 +226,11 @@ def test_deeply_nested_json_lines_are_malformed_not_a_crash(tmp_path):
     assert reasons(lake) == [(2, "malformed_record"), (3, "malformed_record"), (4, "malformed_record")]
 
 
-def test_the_line_by_line_parser_takes_deep_nesting_as_malformed():
-    from assets.ingest.readers import RAW, RECORD_NUMBER, _parse_lines_one_by_one
+def test_pythons_verdict_on_a_refused_line_takes_deep_nesting_as_malformed():
+    from assets.ingest.jsonl_reader import object_fields
 
-    lines = pl.DataFrame(
-        {
-            RECORD_NUMBER: [1, 2, 3],
-            RAW: ['{"event_id": "m1"}', '{"a": ' * 5000 + "1" + "}" * 5000, '{"event_id": "\\ud800"}'],
-        }
-    )
-    parsed, malformed = _parse_lines_one_by_one(lines, ["event_id"])
-    assert parsed["event_id"].to_list() == ["m1"]
-    assert malformed[RECORD_NUMBER].to_list() == [2, 3]
+    lines = ['{"event_id": "m1"}', '{"a": ' * 5000 + "1" + "}" * 5000, '{"event_id": "\\ud800"}']
+    assert [object_fields(line, ["event_id"]) for line in lines] == [{"event_id": "m1"}, None, None]
 
 
 # --- the safety net: one file's unexpected error fails its day, naming file and day -------
@@ -265,7 +258,7 @@ def test_an_unexpected_error_in_one_file_fails_its_day_naming_file_and_day(tmp_p
     ingest(landing, lake, "messages", DAY)
     write_jsonl(landing, "messages", DAY, "b.jsonl", [message("m2")])
     # fault injection: stands for whatever a future hostile file may still trip over
-    monkeypatch.setattr(day_module, "validate_file", _raise(error))
+    monkeypatch.setattr(day_module, "validate_files", _raise(error))
     with pytest.raises(UnreadableFileError) as caught:
         ingest(landing, lake, "messages", DAY)
     assert "a.jsonl" in str(caught.value) and "export day 2026-01-05" in str(caught.value)
@@ -278,7 +271,7 @@ def test_an_unexpected_error_in_one_file_fails_its_day_naming_file_and_day(tmp_p
 def test_running_out_of_memory_or_an_interrupt_is_not_a_bad_file(tmp_path, monkeypatch, error):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     write_jsonl(landing, "messages", DAY, "a.jsonl", [message("m1")])
-    monkeypatch.setattr(day_module, "validate_file", _raise(error))
+    monkeypatch.setattr(day_module, "validate_files", _raise(error))
     with pytest.raises(type(error)):
         ingest(landing, lake, "messages", DAY)
 

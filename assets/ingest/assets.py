@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from assets.contract import TABLE_NAMES, TABLES
-from assets.ingest.day import ingest_table_day, unrecognised_day_folders
+from assets.ingest.day import ingest_days, unrecognised_day_folders
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
@@ -92,13 +92,11 @@ def _ingest_asset(table: str) -> AssetsDefinition:
         unknown: list[str] = []
         skipped: list[str] = []
         failed: list[str] = []
-        for index, day in enumerate(days, start=1):
-            try:
-                result = ingest_table_day(paths.landing, paths.lake, table, day)
-            except UnreadableFileError as exc:
+        for index, (day, result) in enumerate(ingest_days(paths.landing, paths.lake, table, days), start=1):
+            if isinstance(result, UnreadableFileError):
                 # this day keeps its previous version; the other days of the run go on
-                failed.append(f"{day}: {exc}")
-                context.log.error(f"{table}: day {index}/{len(days)} ({day}) failed: {exc}")
+                failed.append(f"{day}: {result}")
+                context.log.error(f"{table}: day {index}/{len(days)} ({day}) failed: {result}")
                 continue
             totals["read"] += result.records_read
             totals["loaded"] += result.records_loaded

@@ -1,10 +1,13 @@
-"""Ingest one table's export day: read every file, validate, de-duplicate, replace the lake day."""
+"""Ingest one table's export day: read every file, validate, de-duplicate within the day, replace the lake day."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import stat
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -21,7 +24,7 @@ from assets.ingest.readers import (
     max_file_bytes,
     read_file,
 )
-from assets.ingest.validate import QUARANTINE_SCHEMA, typed_schema, validate_file
+from assets.ingest.validate import Delivery, validate_files
 
 LOG_SCHEMA = {
     "table_name": pl.String,
@@ -48,6 +51,7 @@ class DayResult:
     records_read: int = 0
     records_loaded: int = 0
     records_quarantined: int = 0
+    # repeats of an event id within this day; audit.ingestion_log adds those an earlier day delivered
     records_duplicate: int = 0
     ingested_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     files: list[str] = field(default_factory=list)
@@ -150,71 +154,165 @@ def is_export_day_folder(name: str) -> bool:
     return True
 
 
-def ingest_table_day(landing_dir: Path, lake_dir: Path, table_name: str, day: dt.date) -> DayResult:
+# Days are independent (no day reads another). Days are read two at a time (this machine
+# class has two cores; decompression and polars' parsers release the GIL), and a batch of
+# days is validated in one plan, whose fixed cost would otherwise dominate small days.
+INGEST_THREADS = 2
+DAYS_PER_BATCH = 8
+
+
+@dataclass
+class _DeliveredDay:
+    result: DayResult
+    deliveries: list[Delivery]
+
+
+_Checked = tuple[pl.DataFrame, pl.DataFrame] | UnreadableFileError
+
+
+def ingest_days(
+    landing_dir: Path, lake_dir: Path, table_name: str, days: list[dt.date]
+) -> Iterator[tuple[dt.date, DayResult | UnreadableFileError]]:
+    """Ingest each day, yielding in day order its result or why it failed.
+
+    A day that fails keeps its previous version in the lake; the other days go on.
+    """
     table = TABLES[table_name]
     max_bytes = max_file_bytes()
-    landed = landing_files(landing_dir, table_name, day)
+
+    def read(day: dt.date) -> _DeliveredDay | UnreadableFileError:
+        return _read_day(table, landing_dir, day, max_bytes)
+
+    with ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix=f"ingest-{table_name}") as pool:
+        for start in range(0, len(days), DAYS_PER_BATCH):
+            batch = days[start : start + DAYS_PER_BATCH]
+            delivered = list(pool.map(read, batch))
+            checked = _validate_batch(table, [d for d in delivered if isinstance(d, _DeliveredDay)])
+            finished = pool.map(
+                lambda day, checked=checked: _finish_day(lake_dir, table, day, checked), delivered
+            )
+            yield from zip(batch, finished, strict=True)
+
+
+def _finish_day(
+    lake_dir: Path, table: Table, day: _DeliveredDay | UnreadableFileError, checked: dict[dt.date, _Checked]
+) -> DayResult | UnreadableFileError:
+    if isinstance(day, UnreadableFileError):
+        return day
+    outcome = checked[day.result.export_date]
+    if isinstance(outcome, UnreadableFileError):
+        return outcome
+    return _write_day(lake_dir, table, day.result, *outcome)
+
+
+def ingest_table_day(landing_dir: Path, lake_dir: Path, table_name: str, day: dt.date) -> DayResult:
+    """Ingest one table's export day (raises UnreadableFileError when it cannot be read)."""
+    ((_, outcome),) = ingest_days(landing_dir, lake_dir, table_name, [day])
+    if isinstance(outcome, UnreadableFileError):
+        raise outcome
+    return outcome
+
+
+def _read_day(
+    table: Table, landing_dir: Path, day: dt.date, max_bytes: int
+) -> _DeliveredDay | UnreadableFileError:
+    try:
+        landed = landing_files(landing_dir, table.name, day)
+        reads = [read_landing_file(table, day, path, max_bytes) for path in landed.readable]
+    except UnreadableFileError as exc:
+        return exc
     result = DayResult(
-        table_name,
+        table.name,
         day,
+        files_read=len(reads),
+        records_read=sum(read.records_read for read in reads),
         files=[p.name for p in landed.readable],
         unknown_files=landed.unknown,
         skipped_files=landed.skipped,
     )
-    valid_parts, quarantine_parts = [], []
-    for path in landed.readable:
-        read, valid, quarantine = read_and_validate(table, day, path, max_bytes)
-        result.files_read += 1
-        result.records_read += read.records_read
-        valid_parts.append(valid)
-        quarantine_parts.append(quarantine)
-    valid = pl.concat(valid_parts) if valid_parts else pl.DataFrame(schema=typed_schema(table))
-    quarantine = pl.concat(quarantine_parts) if quarantine_parts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return _DeliveredDay(result, [Delivery(day, read) for read in reads])
+
+
+def read_landing_file(table: Table, day: dt.date, path: Path, max_bytes: int) -> FileRecords:
+    """One file's records, or an UnreadableFileError naming it and the day."""
+    with _blamed_on(f"{path} (export day {day})"):
+        return read_file(path, table.column_names, max_bytes)
+
+
+def _validate_batch(table: Table, days: list[_DeliveredDay]) -> dict[dt.date, _Checked]:
+    """Each day's typed valid records and quarantine rows, the whole batch checked in one plan.
+
+    Should that fail, each day is checked alone, so only the day at fault fails.
+    """
+    try:
+        valid, quarantine = validate_files(table, [d for day in days for d in day.deliveries])
+    except MemoryError:
+        raise
+    except (Exception, pl.exceptions.PanicException):
+        return {day.result.export_date: _validate_alone(table, day) for day in days}
+    valid_by_day = valid.partition_by("export_date", as_dict=True, maintain_order=True)
+    quarantine_by_day = quarantine.partition_by("export_date", as_dict=True, maintain_order=True)
+    return {
+        day.result.export_date: (
+            valid_by_day.get((day.result.export_date,), valid.clear()),
+            quarantine_by_day.get((day.result.export_date,), quarantine.clear()),
+        )
+        for day in days
+    }
+
+
+def _validate_alone(table: Table, day: _DeliveredDay) -> _Checked:
+    """One day checked alone; should that fail too, each file alone, to name the one at fault."""
+    export_day = day.result.export_date
+    try:
+        return validate_files(table, day.deliveries)
+    except MemoryError:
+        raise
+    except (Exception, pl.exceptions.PanicException):
+        pass
+    try:
+        for delivery in day.deliveries:
+            with _blamed_on(f"{delivery.read.file_name} (export day {export_day})"):
+                validate_files(table, [delivery])
+        files = [delivery.read.file_name for delivery in day.deliveries]
+        with _blamed_on(f"the files {files} of export day {export_day}"):
+            return validate_files(table, day.deliveries)
+    except UnreadableFileError as exc:
+        return exc
+
+
+def _write_day(
+    lake_dir: Path, table: Table, result: DayResult, valid: pl.DataFrame, quarantine: pl.DataFrame
+) -> DayResult:
     if table.event_id:
-        valid = _drop_duplicate_events(valid, lake_dir, table_name, day)
+        # repeats within the day only; an event an earlier export day delivered is told
+        # apart once, in SQL (the staging models' first_delivery and audit.ingestion_log),
+        # so a day's cost does not grow with the history before it
+        valid = valid.filter(pl.col("event_id").is_first_distinct())
     result.records_loaded = valid.height
     result.records_quarantined = quarantine.height
     result.records_duplicate = result.records_read - result.records_loaded - result.records_quarantined
     lake.replace_day(
         lake_dir,
-        table_name,
-        day,
-        {
-            lake.DATA_FILE: valid,
-            lake.QUARANTINE_FILE: quarantine,
-            lake.LOG_FILE: result.as_frame(),
-        },
+        table.name,
+        result.export_date,
+        {lake.DATA_FILE: valid, lake.QUARANTINE_FILE: quarantine, lake.LOG_FILE: result.as_frame()},
     )
     return result
 
 
-def read_and_validate(
-    table: Table, day: dt.date, path: Path, max_bytes: int
-) -> tuple[FileRecords, pl.DataFrame, pl.DataFrame]:
-    """One file's records, typed valid ones and quarantine rows.
+@contextmanager
+def _blamed_on(what: str) -> Iterator[None]:
+    """Whatever goes wrong inside fails the table-day as unreadable, naming `what`.
 
-    Whatever goes wrong with one file fails its table-day as an unreadable file naming it
-    (the lake keeps that day's previous version; the other days go on), never as an error
+    The lake keeps that day's previous version and the other days go on, never an error
     that names neither file nor day. Running out of memory is not the file's fault and
     stays what it is, like an interrupt.
     """
     try:
-        read = read_file(path, table.column_names, max_bytes)
-        valid, quarantine = validate_file(table, day, read)
+        yield
     except (UnreadableFileError, MemoryError):
         raise
     # polars reports a bug it hits as a PanicException, a BaseException: one file's bug too
     except (Exception, pl.exceptions.PanicException) as exc:
-        raise UnreadableFileError(
-            f"cannot read {path} (export day {day}): unexpected {type(exc).__name__}: {exc}"
-        ) from exc
-    return read, valid, quarantine
-
-
-def _drop_duplicate_events(
-    valid: pl.DataFrame, lake_dir: Path, table_name: str, day: dt.date
-) -> pl.DataFrame:
-    """Keep an event once: the first in file-name and record order, unless an earlier day has it."""
-    first_today = valid.filter(pl.col("event_id").is_first_distinct())
-    seen_before = lake.earlier_event_ids(lake_dir, table_name, day, first_today["event_id"])
-    return first_today.filter(~pl.col("event_id").is_in(seen_before.implode()))
+        raise UnreadableFileError(f"cannot read {what}: unexpected {type(exc).__name__}: {exc}") from exc

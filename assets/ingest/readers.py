@@ -12,13 +12,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import itertools
 import json
 import math
 import os
-import re
 import stat
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from assets.contract import ACCEPTED_EXTENSIONS
-
-RECORD_NUMBER = "_record_number"
-RAW = "_raw"
-
-csv.field_size_limit(sys.maxsize)
-
-_INVALID_UTF8 = re.compile("[\udc80-\udcff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from assets.ingest.csv_reader import RAW, RECORD_NUMBER, malformed_frame, read_csv, unique_names, visible
+from assets.ingest.jsonl_reader import read_jsonl
 
 MAX_FILE_BYTES_VARIABLE = "OPTOUT_MAX_FILE_BYTES"
 DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
@@ -81,10 +72,6 @@ def file_format(name: str) -> str | None:
 
 def is_ignored(name: str) -> bool:
     return name.startswith(".") or name == "_SUCCESS"
-
-
-def _malformed_frame(numbers: list[int], raws: list[str]) -> pl.DataFrame:
-    return pl.DataFrame({RECORD_NUMBER: numbers, RAW: raws}, schema={RECORD_NUMBER: pl.Int64, RAW: pl.String})
 
 
 def _load_bytes(path: Path, max_bytes: int) -> bytes:
@@ -147,145 +134,6 @@ def _decode(data: bytes) -> tuple[str, bool]:
     return text.removeprefix("\ufeff"), clean
 
 
-def _visible(text: str) -> str:
-    """Raw text safe to store: invalid UTF-8 bytes shown as U+FFFD."""
-    return _INVALID_UTF8.sub("\ufffd", text)
-
-
-def _csv_line(fields: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(fields)
-    return out.getvalue()
-
-
-def read_csv(text: str, clean_utf8: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    if not rows:
-        return pl.DataFrame({RECORD_NUMBER: []}, schema={RECORD_NUMBER: pl.Int64}), _malformed_frame([], [])
-    # the header is not a record: invalid UTF-8 in it is only shown as U+FFFD, and a column
-    # name it garbles is then simply missing (or an extra)
-    header = _unique_names([_visible(name).strip().lower() for name in rows[0]])
-    body = rows[1:]
-    lengths = pl.Series(list(map(len, body)), dtype=pl.Int64)
-    numbers = pl.int_range(1, len(body) + 1, eager=True)
-    # Blank lines are not records (not even under a blank header line); a wrong field count
-    # is a malformed record.
-    well_formed = (lengths == len(header)) & (lengths > 0)
-    if not clean_utf8:
-        has_bad_bytes = pl.Series(
-            [bool(_INVALID_UTF8.search("\x1f".join(r))) for r in body], dtype=pl.Boolean
-        )
-        well_formed = well_formed & ~has_bad_bytes
-    broken = (~well_formed) & (lengths > 0)
-
-    good_rows = list(itertools.compress(body, well_formed.to_list()))
-    columns = list(zip(*good_rows, strict=False)) if good_rows else [()] * len(header)
-    records = pl.DataFrame(
-        {name: pl.Series(name, values, dtype=pl.String) for name, values in zip(header, columns, strict=True)}
-    ).with_columns(numbers.filter(well_formed).alias(RECORD_NUMBER))
-    bad_numbers = numbers.filter(broken).to_list()
-    bad_rows = list(itertools.compress(body, broken.to_list()))
-    malformed = _malformed_frame(bad_numbers, [_visible(_csv_line(r)) for r in bad_rows])
-    # Empty field = null.
-    records = records.with_columns(
-        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in records.columns if c != RECORD_NUMBER
-    )
-    return records, malformed
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """A column named twice: the first occurrence counts, later ones become extras (`name__<index>`)."""
-    out: list[str] = []
-    taken: set[str] = set()  # a set: a garbage header line may name a million columns
-    for index, name in enumerate(names):
-        key = name if name not in taken else f"{name}__{index}"
-        while key in taken:  # `name__<index>` may itself be taken by a column of the file
-            key += "_"
-        out.append(key)
-        taken.add(key)
-    return out
-
-
-def read_jsonl(text: str, clean_utf8: bool, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    split = text.split("\n")
-    # lines holding invalid UTF-8 (kept as surrogates by _decode) are malformed records
-    bad_bytes = (
-        [bool(_INVALID_UTF8.search(line)) for line in split] if not clean_utf8 else [False] * len(split)
-    )
-    lines = pl.DataFrame(
-        {RAW: split if clean_utf8 else [_visible(line) for line in split], "_bad_bytes": bad_bytes}
-    )
-    lines = lines.with_row_index(RECORD_NUMBER, offset=1).with_columns(
-        pl.col(RECORD_NUMBER).cast(pl.Int64), pl.col(RAW).str.strip_suffix("\r")
-    )
-    stripped = pl.col(RAW).str.strip_chars()
-    lines = lines.filter(stripped != "")
-    is_object = stripped.str.starts_with("{") & stripped.str.json_path_match("$").is_not_null()
-    lines = lines.with_columns((is_object & ~pl.col("_bad_bytes")).alias("_ok")).drop("_bad_bytes")
-    good = lines.filter(pl.col("_ok")).drop("_ok")
-    malformed = lines.filter(~pl.col("_ok")).select(RECORD_NUMBER, RAW)
-    parsed = _parse_lines_at_once(good, columns)
-    if parsed is None:
-        parsed, rejected = _parse_lines_one_by_one(good, columns)
-        malformed = pl.concat([malformed, rejected]).sort(RECORD_NUMBER)
-        good = good.filter(~pl.col(RECORD_NUMBER).is_in(rejected[RECORD_NUMBER].implode()))
-    return parsed.with_columns(good[RECORD_NUMBER], good[RAW]), malformed
-
-
-def _parse_lines_at_once(lines: pl.DataFrame, columns: list[str]) -> pl.DataFrame | None:
-    """The vectorized reader's fields of every line, or None when it refuses the file."""
-    schema = {name: pl.String for name in columns}
-    if not lines.height:
-        return pl.DataFrame(schema=schema)
-    try:
-        parsed = pl.read_ndjson(io.BytesIO("\n".join(lines[RAW].to_list()).encode()), schema=schema)
-    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
-        return None
-    # one row per line, or the rows cannot be matched to their line numbers
-    return parsed if parsed.height == lines.height else None
-
-
-def _parse_lines_one_by_one(lines: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Slow path for a file the vectorized reader refuses: find the lines that do not parse."""
-    parsed_rows: list[dict] = []
-    bad_numbers: list[int] = []
-    bad_raws: list[str] = []
-    for number, raw in lines.select(RECORD_NUMBER, RAW).iter_rows():
-        fields = _object_fields(raw, columns)
-        if fields is None:
-            bad_numbers.append(number)
-            bad_raws.append(raw)
-            continue
-        parsed_rows.append(fields)
-    schema = {name: pl.String for name in columns}
-    return pl.DataFrame(parsed_rows, schema=schema), _malformed_frame(bad_numbers, bad_raws)
-
-
-def _object_fields(raw: str, columns: list[str]) -> dict[str, str | None] | None:
-    """The fields of a line holding a JSON object as text, or None when the line does not parse."""
-    try:
-        value = json.loads(raw)
-        if not isinstance(value, dict):
-            return None
-        fields = {c: _json_text(value.get(c)) for c in columns}
-    except (ValueError, RecursionError):  # deep nesting raises RecursionError, not ValueError
-        return None
-    # an escaped lone surrogate (`"\ud800"`) parses, but it is not text a column can hold
-    if any(text is not None and _SURROGATE.search(text) for text in fields.values()):
-        return None
-    return fields
-
-
-def _json_text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
 def _as_text(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """One Parquet column as the text the other formats would carry, and which values held invalid UTF-8.
 
@@ -326,7 +174,7 @@ def _python_text(value: object) -> str | None:
 
 
 def _all_false(length: int) -> pl.Series:
-    return pl.repeat(False, length, dtype=pl.Boolean, eager=True)
+    return pl.zeros(length, dtype=pl.Boolean, eager=True)
 
 
 def _binary_text(series: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -346,7 +194,7 @@ def _bytes_text(value: bytes | None) -> tuple[str | None, bool]:
     try:
         return value.decode("utf-8"), False
     except UnicodeDecodeError:
-        return _visible(value.decode("utf-8", "surrogateescape")), True
+        return visible(value.decode("utf-8", "surrogateescape")), True
 
 
 def _nested_json(series: pl.Series, wrapped: bool) -> tuple[pl.Series, pl.Series]:
@@ -406,7 +254,7 @@ def read_parquet(data: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
         frame = pl.read_parquet(io.BytesIO(data))
     except (Exception, pl.exceptions.PanicException) as exc:  # polars raises (or panics) in many ways
         raise UnparsableParquet(str(exc)) from exc
-    frame.columns = _unique_names([c.strip().lower() for c in frame.columns])
+    frame.columns = unique_names([c.strip().lower() for c in frame.columns])
     texts, invalid_utf8 = [], _all_false(frame.height)
     for name in frame.columns:
         series = frame[name]
@@ -421,7 +269,7 @@ def read_parquet(data: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(RECORD_NUMBER)
     )
     if not invalid_utf8.any():
-        return text, _malformed_frame([], [])
+        return text, malformed_frame([], [])
     # a row holding invalid UTF-8 is malformed, like such a line of CSV or JSONL
     bad = text.filter(invalid_utf8)
     malformed = pl.DataFrame(
@@ -456,11 +304,16 @@ def read_file(path: Path, columns: list[str], max_bytes: int = DEFAULT_MAX_FILE_
 
 def raw_text(records: pl.DataFrame, fmt: str) -> pl.Series:
     """The record as text, for quarantined records: the line for JSONL, else re-serialized."""
+    fields = [c for c in records.columns if not c.startswith("_")] or None
+    return records.select(raw_text_expr(fields, fmt).alias(RAW)).to_series()
+
+
+def raw_text_expr(fields: list[str] | None, fmt: str) -> pl.Expr:
+    """`raw_text` as an expression over a file's records, given its fields (names not starting with `_`)."""
     if fmt == "jsonl":  # not any `_raw` column: a CSV or Parquet file may name one itself
-        return records[RAW]
-    fields = [c for c in records.columns if not c.startswith("_")]
+        return pl.col(RAW)
     if not fields:  # a file naming only `_` columns: nothing to show, but a row all the same
-        return pl.repeat("", records.height, dtype=pl.String, eager=True).alias(RAW)
+        return pl.lit("", pl.String)
     if fmt == "csv":
         quoted = [
             pl.when(pl.col(c).str.contains(r'[",\r\n]'))
@@ -468,5 +321,5 @@ def raw_text(records: pl.DataFrame, fmt: str) -> pl.Series:
             .otherwise(pl.col(c).fill_null(""))
             for c in fields
         ]
-        return records.select(pl.concat_str(quoted, separator=",").alias(RAW)).to_series()
-    return records.select(pl.struct(fields).struct.json_encode().alias(RAW)).to_series()
+        return pl.concat_str(quoted, separator=",")
+    return pl.struct(fields).struct.json_encode()

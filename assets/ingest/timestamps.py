@@ -7,11 +7,11 @@ import polars as pl
 # date and time (a bare date is not a timestamp), optional seconds and fraction, optional
 # Z / offset (±HH, ±HHMM, ±HH:MM)
 _ISO_PATTERN = (
-    r"^(?<date>\d{4}-\d{2}-\d{2})"
-    r"[Tt ](?<hour>\d{2}):(?<minute>\d{2})(?::(?<second>\d{2})(?:[.,](?<fraction>\d+))?)?"
-    r"(?<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
+    r"^(?<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"[Tt ](?<hour>[0-9]{2}):(?<minute>[0-9]{2})(?::(?<second>[0-9]{2})(?:[.,](?<fraction>[0-9]+))?)?"
+    r"(?<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
 )
-_EPOCH_PATTERN = r"^-?\d{1,15}$"
+_EPOCH_PATTERN = r"^-?[0-9]{1,15}$"
 
 EARLIEST_VALID = pl.datetime(2000, 1, 1, time_unit="us", time_zone="UTC")
 
@@ -26,10 +26,23 @@ def _normalized_offset(zone: pl.Expr) -> pl.Expr:
     )
 
 
-def parse_timestamp(text: pl.Expr) -> pl.Expr:
-    """Parse ISO-8601 (with or without offset) or epoch milliseconds; null when unparsable."""
+def timestamp_parts(text: pl.Expr) -> pl.Expr:
+    """The ISO-8601 pieces of a timestamp (a struct), for `parse_timestamp`.
+
+    Kept apart so a caller can materialize them once: every field of the struct would
+    otherwise run the regex again, the dearest step of validating a record.
+    """
+    return text.str.strip_chars().str.extract_groups(_ISO_PATTERN)
+
+
+def parse_timestamp(text: pl.Expr, parts: pl.Expr | None = None) -> pl.Expr:
+    """Parse ISO-8601 (with or without offset) or epoch milliseconds; null when unparsable.
+
+    `parts` is `timestamp_parts(text)`, already computed as a column (faster), or None.
+    """
     value = text.str.strip_chars()
-    parts = value.str.extract_groups(_ISO_PATTERN)
+    if parts is None:
+        parts = timestamp_parts(text)
     fraction = parts.struct.field("fraction").fill_null("").str.pad_end(6, "0").str.slice(0, 6)
     normalized = pl.concat_str(
         parts.struct.field("date"),

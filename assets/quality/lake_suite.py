@@ -76,7 +76,10 @@ def lake_expectations(table: str) -> list:
                 gx.expectations.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values))
             )
     if contract.event_id:
-        expectations.append(gx.expectations.ExpectColumnValuesToBeUnique(column="event_id"))
+        # once per export day; a repeat on a later day is a duplicate told apart in SQL
+        expectations.append(
+            gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["export_date", "event_id"])
+        )
     expectations += [
         gx.expectations.ExpectColumnValuesToBeBetween(column="_seconds_after_day_end", max_value=0),
         gx.expectations.ExpectColumnValuesToBeBetween(column="_seconds_after_2000", min_value=0),
