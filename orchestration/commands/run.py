@@ -164,17 +164,18 @@ def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataF
     if not config.warehouse.exists():
         return pl.DataFrame()
     with duckdb.connect(str(config.warehouse), read_only=True) as connection:
-        return connection.execute(
+        return connection.sql(
             """
-            select table_name, count(*) as days, sum(records_read) as records_read,
-                sum(records_loaded) as records_loaded, sum(records_quarantined) as records_quarantined,
-                sum(records_duplicate) as records_duplicate
+            select table_name, count(*) as days, sum(records_read)::bigint as records_read,
+                sum(records_loaded)::bigint as records_loaded,
+                sum(records_quarantined)::bigint as records_quarantined,
+                sum(records_duplicate)::bigint as records_duplicate
             from audit.ingestion_log
             where export_date between ? and ?
             group by table_name
             order by table_name
             """,
-            [start, end],
+            params=[start, end],
         ).pl()
 
 
