@@ -3,6 +3,7 @@
 import contextlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -39,6 +40,10 @@ class OptoutTranslator(DagsterDbtTranslator):
         return ["team:data-engineering"]
 
 
+# unit tests check the SQL's logic, which only a code change can break: the test suite runs
+# them (tests/test_dbt_unit_tests.py), not every daily build
+BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
+
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -64,7 +69,9 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
     events = []
     try:
-        for event in dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream():
+        for event in dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars), *BUILD_ARGS], context=context
+        ).stream():
             events.append(event)
     except Exception as exc:
         if selected_marts:
@@ -91,13 +98,32 @@ def build_vars(settings: Settings, run_first_day, run_last_day) -> dict[str, str
 
     That is the run's first day, or an earlier day ingested since the last build that
     passed its checks (by a run killed or failed before its build). Without such a build,
-    everything is rebuilt.
+    or while an incremental model is missing (dropped by hand, a new model), everything is
+    rebuilt: the models trust a start_date to mean every incremental table exists.
     """
     since = marts_builds.last_passed_build_start(settings.warehouse)
-    if since is None:
+    if since is None or missing_incremental_models(settings.warehouse):
         return {}
     changed = lake.days_ingested_since(settings.lake_dir, TABLE_NAMES, since)
     return dbt_vars_for_days(min([run_first_day, *changed]), run_last_day)
+
+
+def missing_incremental_models(warehouse: Path) -> list[str]:
+    """`schema.table` of every incremental dbt model the warehouse does not hold."""
+    manifest = json.loads(optout_dbt.manifest_path.read_text())
+    wanted = {
+        (node["schema"], node.get("alias") or node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    }
+    existing: set[tuple[str, str]] = set()
+    if warehouse.exists():
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            rows = connection.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        existing = {(schema, name) for schema, name in rows}
+    return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -16,26 +16,57 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def _read(lake_dir: Path, table: str, days: list[dt.date], file_name: str) -> pl.DataFrame | None:
-    paths = [lake.day_dir(lake_dir, table, d) / file_name for d in days]
-    paths = [p for p in paths if p.exists()]
+    paths = _paths(lake_dir, table, days, file_name)
     return pl.read_parquet(paths) if paths else None
 
 
-def records_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFrame:
-    """The loaded records, with the bounds of their times as seconds (easy to expect on)."""
-    frame = _read(lake_dir, table, days, lake.DATA_FILE)
-    if frame is None:
-        frame = pl.DataFrame(schema=typed_schema(TABLES[table]))
+def _paths(lake_dir: Path, table: str, days: list[dt.date], file_name: str) -> list[Path]:
+    paths = [lake.day_dir(lake_dir, table, d) / file_name for d in days]
+    return [p for p in paths if p.exists()]
+
+
+def records_profile(lake_dir: Path, table: str, days: list[dt.date]) -> tuple[pl.DataFrame, list[str]]:
+    """Per export day, how many loaded records break each rule (all zero when the day is sound),
+    and the columns the lake files hold.
+
+    Counted by polars in one streaming pass: a year of records is never held in memory (nor
+    handed to GE row by row), and the expectations judge one row per day.
+    """
+    paths = _paths(lake_dir, table, days, lake.DATA_FILE)
+    if not paths:
+        return pl.DataFrame(
+            schema={"export_date": pl.Date, **dict.fromkeys(_rule_names(table), pl.UInt32)}
+        ), []
+    scan = pl.scan_parquet(paths)
+    columns = scan.collect_schema().names()
+    profile = scan.group_by("export_date").agg(_rules(table).values()).sort("export_date")
+    return profile.collect(engine="streaming"), columns
+
+
+def _rules(table: str) -> dict[str, pl.Expr]:
+    """Count of records breaking each rule (a name that says what is wrong), per group."""
     contract = TABLES[table]
+    rules: dict[str, pl.Expr] = {}
+    for column in contract.columns:
+        if column.required:
+            rules[f"missing_{column.name}"] = pl.col(column.name).null_count()
+        if column.kind == "enum":
+            outside = pl.col(column.name).is_not_null() & ~pl.col(column.name).is_in(column.values)
+            rules[f"outside_values_{column.name}"] = outside.sum()
+    if contract.event_id:
+        # once per export day; a repeat on a later day is a duplicate told apart in SQL
+        rules["repeated_event_id"] = pl.len() - pl.col("event_id").n_unique()
     own_time = next(c.name for c in contract.columns if c.own_time)
     day_end = pl.col("export_date").cast(pl.Datetime("us", "UTC")) + pl.duration(days=1) + CLOCK_SKEW
+    rules[f"{own_time}_after_day_end"] = (pl.col(own_time) > day_end).sum()
     timestamps = [c.name for c in contract.columns if c.kind == "timestamp"]
-    return frame.with_columns(
-        (pl.col(own_time) - day_end).dt.total_seconds().alias("_seconds_after_day_end"),
-        pl.min_horizontal([(pl.col(c) - pl.lit(EARLIEST)).dt.total_seconds() for c in timestamps]).alias(
-            "_seconds_after_2000"
-        ),
-    )
+    before_2000 = pl.any_horizontal([pl.col(c) < pl.lit(EARLIEST) for c in timestamps])
+    rules["timestamp_before_2000"] = before_2000.sum()
+    return {name: expr.cast(pl.UInt32).alias(name) for name, expr in rules.items()}
+
+
+def _rule_names(table: str) -> list[str]:
+    return list(_rules(table))
 
 
 def log_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFrame:
@@ -63,28 +94,24 @@ def log_frame(lake_dir: Path, table: str, days: list[dt.date]) -> pl.DataFrame:
 
 
 def lake_expectations(table: str) -> list:
+    """On the per-day profile: every rule broken by no record of any day."""
     import great_expectations as gx
 
-    contract = TABLES[table]
-    columns = [*typed_schema(contract), "_seconds_after_day_end", "_seconds_after_2000"]
-    expectations = [gx.expectations.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=True)]
-    for column in contract.columns:
-        if column.required:
-            expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name))
-        if column.kind == "enum":
-            expectations.append(
-                gx.expectations.ExpectColumnValuesToBeInSet(column=column.name, value_set=list(column.values))
-            )
-    if contract.event_id:
-        # once per export day; a repeat on a later day is a duplicate told apart in SQL
-        expectations.append(
-            gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["export_date", "event_id"])
-        )
-    expectations += [
-        gx.expectations.ExpectColumnValuesToBeBetween(column="_seconds_after_day_end", max_value=0),
-        gx.expectations.ExpectColumnValuesToBeBetween(column="_seconds_after_2000", min_value=0),
+    return [
+        gx.expectations.ExpectColumnValuesToBeBetween(column=name, min_value=0, max_value=0)
+        for name in _rule_names(table)
     ]
-    return expectations
+
+
+def column_expectations(table: str) -> list:
+    """The lake files hold exactly the typed columns and lineage."""
+    import great_expectations as gx
+
+    return [
+        gx.expectations.ExpectTableColumnsToMatchSet(
+            column_set=list(typed_schema(TABLES[table])), exact_match=True
+        )
+    ]
 
 
 def log_expectations() -> list:
@@ -99,7 +126,11 @@ def log_expectations() -> list:
 
 
 def validate_lake(lake_dir: Path, table: str, days: list[dt.date]) -> list[SuiteOutcome]:
+    profile, columns = records_profile(lake_dir, table, days)
+    # the column set is judged on an empty frame of the files' columns: no record is needed
+    columns_frame = pl.DataFrame(schema=dict.fromkeys(columns or typed_schema(TABLES[table]), pl.String))
     return [
-        run_suite(f"lake_{table}_records", records_frame(lake_dir, table, days), lake_expectations(table)),
+        run_suite(f"lake_{table}_columns", columns_frame, column_expectations(table)),
+        run_suite(f"lake_{table}_records", profile, lake_expectations(table)),
         run_suite(f"lake_{table}_ingestion", log_frame(lake_dir, table, days), log_expectations()),
     ]

@@ -16,7 +16,7 @@
     {%- set subscriptions = ref('stg_lake__subscriptions') -%}
     {%- set users = ref('stg_lake__users') -%}
     {%- set start_date = var('start_date', none) -%}
-    {%- if start_date is none or not execute or flags.FULL_REFRESH or not incremental_marts_exist() -%}
+    {%- if start_date is none or not execute or flags.FULL_REFRESH -%}
         {{ return('1900-01-01') }}
     {%- endif -%}
     {%- set reach = var('late_arrival_days') + ([longest_activity_lookback(), var('max_detection_lag_days')] | max) -%}
@@ -43,24 +43,23 @@
 {%- endmacro %}
 
 {#-
-  Rebuild everything while any incremental mart is missing: models built earlier in a first
-  run then agree with the ones built later (the project runs with one thread, so no mart
-  appears between a model's compilation and its pre-hook).
+  A `start_date` promises that every incremental model exists and holds everything before
+  it (the pipeline passes one only then: orchestration/dbt_assets.py, build_vars). A model
+  missing under a `start_date` would be built from its horizon only: it fails instead.
+  The promise is checked once, before dbt starts, so models compile alike whatever the
+  number of threads.
 -#}
-{% macro incremental_marts_exist() -%}
-    {%- for node in graph.nodes.values()
-        if node.resource_type == 'model' and node.config.materialized == 'incremental' -%}
-        {%- set relation = adapter.get_relation(
-            database=node.database, schema=node.schema, identifier=node.alias) -%}
-        {%- if relation is none -%}
-            {{ return(false) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(true) }}
+{% macro require_existing_for_start_date() -%}
+    {%- if execute and var('start_date', none) is not none and not flags.FULL_REFRESH and not is_incremental() -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ ' does not exist, so start_date=' ~ var('start_date') ~ ' would build it from that horizon only;'
+            ~ ' run without start_date (a full rebuild) or with --full-refresh') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental model: drop the rows the run rebuilds (keyed by a date column). -#}
 {% macro delete_rebuilt_rows(date_column) -%}
+    {{- require_existing_for_start_date() -}}
     {%- if is_incremental() -%}
         delete from {{ this }} where {{ date_column }} >= cast('{{ rebuild_from_date() }}' as date)
     {%- else -%}
@@ -100,17 +99,18 @@
 {#-
   First export day an incremental staging table reloads from the lake: the run's
   start_date (every later export day is reloaded too, since a re-delivered day can change
-  which of two deliveries of an event comes first). Same full-rebuild rule as the marts.
+  which of two deliveries of an event comes first). No start_date reloads everything.
 -#}
 {% macro reload_from_date() -%}
     {%- set start_date = var('start_date', none) -%}
-    {%- if start_date is none or not execute or flags.FULL_REFRESH or not incremental_marts_exist() -%}
+    {%- if start_date is none or not execute or flags.FULL_REFRESH -%}
         {{ return('1900-01-01') }}
     {%- endif -%}
     {{ return(start_date | string) }}
 {%- endmacro %}
 
 {% macro delete_reloaded_days() -%}
+    {{- require_existing_for_start_date() -}}
     {%- if is_incremental() -%}
         delete from {{ this }} where export_date >= cast('{{ reload_from_date() }}' as date)
     {%- else -%}
