@@ -1,14 +1,17 @@
 """Every dbt model as a Dagster asset, partitioned like ingestion; dbt tests as asset checks."""
 
 import contextlib
+import importlib.metadata
 import json
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from packaging.version import Version
 
 from assets import marts_builds
 from assets.config import Settings
@@ -43,6 +46,10 @@ class OptoutTranslator(DagsterDbtTranslator):
 # unit tests check the SQL's logic, which only a code change can break: the test suite runs
 # them (tests/test_dbt_unit_tests.py), not every daily build
 BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
+# one target folder for the pipeline's builds (runs never overlap: the run lock), apart from
+# the manifest the definitions load; dagster-dbt would make a new one per run otherwise,
+# each a copy of the project's artifacts, and parse the project again in each
+PIPELINE_TARGET = optout_dbt.project_dir / "target" / "pipeline"
 
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -69,9 +76,12 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
     events = []
     try:
-        for event in dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars), *BUILD_ARGS], context=context
-        ).stream():
+        build = dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars), *BUILD_ARGS],
+            context=context,
+            target_path=PIPELINE_TARGET,
+        )
+        for event in build.stream():
             events.append(event)
     except Exception as exc:
         if selected_marts:
@@ -126,5 +136,22 @@ def missing_incremental_models(warehouse: Path) -> list[str]:
     return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
 
 
+class OptoutDbtCli(DbtCliResource):
+    """dagster-dbt's dbt resource without two start-up costs this project has no use for.
+
+    Before each command dagster-dbt runs `dbt --version` in a subprocess (2 s here) and opens
+    a dbt adapter in Dagster's own process (1 s); the adapter only serves its optional
+    row-count and column-metadata fetches, which warehouse_metadata.py does instead. The
+    version is the installed dbt-core's (the project's own dbt, beside this Python).
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=optout_dbt, dbt_executable=dbt_executable())
+    return OptoutDbtCli(project_dir=optout_dbt, dbt_executable=dbt_executable())
