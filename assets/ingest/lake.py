@@ -12,6 +12,8 @@ import polars as pl
 DATA_FILE = "data.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 LOG_FILE = "ingestion_log.parquet"
+# a log file is written within this long after the ingestion time it records (clocks of one machine)
+LOG_WRITE_MARGIN = dt.timedelta(minutes=10)
 
 
 def day_dir(lake_dir: Path, table: str, day: dt.date) -> Path:
@@ -36,16 +38,24 @@ def export_day_span(lake_dir: Path, tables: list[str]) -> tuple[dt.date | None, 
 
 
 def days_ingested_since(lake_dir: Path, tables: list[str], moment: dt.datetime) -> list[dt.date]:
-    """Export days (of any table) whose version in the lake was ingested after `moment`."""
+    """Export days (of any table) whose version in the lake was ingested after `moment`.
+
+    Only the logs written since shortly before `moment` are opened (a log is written just
+    after its `ingested_at`), so a daily run reads a few files, not one per day of history.
+    """
+    moment = moment.astimezone(dt.UTC)  # one time zone object: polars refuses `UTC` vs `Etc/UTC`
+    written_after = (moment - LOG_WRITE_MARGIN).timestamp()
     logs = [
-        day_dir(lake_dir, table, day) / LOG_FILE for table in tables for day in ingested_days(lake_dir, table)
+        path
+        for table in tables
+        for day in ingested_days(lake_dir, table)
+        if (path := day_dir(lake_dir, table, day) / LOG_FILE).stat().st_mtime >= written_after
     ]
     if not logs:
         return []
     changed = (
         pl.scan_parquet(logs, missing_columns="insert", extra_columns="ignore")
-        # one time zone object for both sides: polars refuses to compare `UTC` with `Etc/UTC`
-        .filter(pl.col("ingested_at") > moment.astimezone(dt.UTC))
+        .filter(pl.col("ingested_at") > moment)
         .select(pl.col("export_date").unique().sort())
         .collect()
     )
