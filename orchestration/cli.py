@@ -77,6 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="generate sample exports if none have landed, then run everything on them"
     )
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure generator, ingestion, backfill and daily runs at a size, against baselines and targets",
+    )
+    bench.add_argument("--users", type=_positive, required=True, help="number of users")
+    bench.add_argument(
+        "--days", type=_positive, required=True, help="number of export days (from 2025-01-01)"
+    )
+    bench.add_argument("--seed", type=int, default=42, help="random seed of the data set")
+    bench.add_argument(
+        "--out",
+        default=None,
+        help="JSON file of the figures; the Markdown table goes beside it as .md "
+        "(default: $OPTOUT_BENCH_DIR/bench-<users>u-<days>d.json, OPTOUT_BENCH_DIR default data/bench)",
+    )
+    bench.add_argument(
+        "--daily-after",
+        type=_positive,
+        default=30,
+        help="also time a daily run after this many days of history (default 30, at most days - 1)",
+    )
     return parser
 
 

@@ -19,7 +19,7 @@ DAYS = int(os.environ.get("OPTOUT_BENCH_DAYS", "30"))
 
 def _ingest(landing, lake, *flags):
     result = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks.ingest_benchmark", str(landing), str(lake), *flags],
+        [sys.executable, "-m", "orchestration.bench.ingest", str(landing), str(lake), *flags],
         capture_output=True,
         text=True,
         check=True,
