@@ -38,3 +38,17 @@ def test_fractional_seconds_keep_microseconds_and_drop_finer_digits():
 )
 def test_unparsable_text_is_null(text):
     assert pl.select(parse_timestamp(pl.lit(text))).item() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-05T10:00:00+23:59", dt.datetime(2026, 1, 4, 10, 1, tzinfo=dt.UTC)),
+        ("2026-01-05T10:00:00-00:00", dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)),
+        ("2026-01-05T10:00:00+24:00", None),  # no clock is 24 hours ahead
+        ("2026-01-05T10:00:00+12:60", None),
+        ("2026-01-05T10:00:00+05:3", None),
+    ],
+)
+def test_offsets_move_the_wall_time_and_impossible_ones_are_null(text, expected):
+    assert pl.select(parse_timestamp(pl.lit(text))).item() == expected
