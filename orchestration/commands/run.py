@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import re
-import threading
 import time
 
 import duckdb
@@ -61,10 +59,6 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
 def run_pipeline(start: dt.date, end: dt.date) -> None:
     """Execute the everything job for [start, end] as one run; raise CliError on failure."""
     from orchestration.dbt_project import ensure_manifest
-
-    # Great Expectations takes seconds to import and is first needed by the lake checks:
-    # importing it beside the run's start and ingestion (file and polars work) hides most of it
-    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
     ensure_manifest()
     from orchestration.definitions import defs
