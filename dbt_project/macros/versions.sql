@@ -2,8 +2,8 @@
   Two ways the raw tables repeat themselves, in one place each.
 
   first_delivery: an event id delivered more than once is kept once, the earliest export
-  day, then file name, then record wins (ingestion already does this per day and against
-  earlier days; a day re-ingested after a later one can still repeat an id).
+  day, then file name, then record wins. Ingestion keeps an id once within its day; across
+  days this is the one place (audit.ingestion_log counts what it drops as duplicates).
 
   latest_version: users and campaigns are versioned; the latest updated_at wins, ties to
   the later export day, then file name, then record.
