@@ -1,4 +1,4 @@
-"""Row counts and previews of the built tables, read after dbt has released the warehouse.
+"""Row counts and previews of the built tables (not views), read after dbt has released the warehouse.
 
 dagster-dbt's own row-count fetch keeps a connection open in the Dagster process, which
 would hold DuckDB's single-writer lock for as long as that process lives; a short
@@ -48,10 +48,18 @@ def with_table_metadata(events: Iterable, warehouse: Path) -> Iterator:
         yield from events
         return
     with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # views are left out: counting one runs its query over the whole history again
+        tables = set(
+            connection.execute(
+                "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+            ).fetchall()
+        )
         for event in events:
             if isinstance(event, Output) and event.metadata is not None:
                 key = AssetKey(event.output_name.split("__")) if event.output_name else None
-                extra = _table_metadata(connection, key)
+                extra = (
+                    _table_metadata(connection, key) if key is not None and tuple(key.path) in tables else {}
+                )
                 if extra:
                     event = event.with_metadata({**event.metadata, **extra})
             yield event
