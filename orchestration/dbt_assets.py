@@ -3,7 +3,8 @@
 import contextlib
 import importlib.metadata
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
 # one target folder for the pipeline's builds (runs never overlap: the run lock), apart from
 # the manifest the definitions load; dagster-dbt would make a new one per run otherwise,
 # each a copy of the project's artifacts, and parse the project again in each
+START_DATE_VARIABLE = "OPTOUT_DBT_START_DATE"
 PIPELINE_TARGET = optout_dbt.project_dir / "target" / "pipeline"
 
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
@@ -76,13 +78,10 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
     events = []
     try:
-        build = dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars), *BUILD_ARGS],
-            context=context,
-            target_path=PIPELINE_TARGET,
-        )
-        for event in build.stream():
-            events.append(event)
+        with _build_start_date(dbt_vars.get("start_date")):
+            build = dbt.cli(["build", *BUILD_ARGS], context=context, target_path=PIPELINE_TARGET)
+            for event in build.stream():
+                events.append(event)
     except Exception as exc:
         if selected_marts:
             # the row may stay `building` (warehouse held by another program): refused all the same
@@ -101,6 +100,21 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
             "run the whole job to check them together",
         )
     yield from with_table_metadata(events, settings.warehouse)
+
+
+@contextlib.contextmanager
+def _build_start_date(start_date: str | None) -> Iterator[None]:
+    """The build's start date for dbt, in OPTOUT_DBT_START_DATE (macros/incremental_horizon.sql:
+    a `--vars` that changes every run would make dbt parse the whole project again)."""
+    previous = os.environ.pop(START_DATE_VARIABLE, None)
+    if start_date is not None:
+        os.environ[START_DATE_VARIABLE] = start_date
+    try:
+        yield
+    finally:
+        os.environ.pop(START_DATE_VARIABLE, None)
+        if previous is not None:
+            os.environ[START_DATE_VARIABLE] = previous
 
 
 def build_vars(settings: Settings, run_first_day, run_last_day) -> dict[str, str]:

@@ -11,11 +11,25 @@
   So everything from T0 minus the longest reach is rebuilt, and earlier when a changed user's
   first subscription event lies earlier. With no `start_date` the whole history is rebuilt.
 -#}
+{#-
+  The first export day this build (re)ingested, or none: rebuild everything. The pipeline
+  passes it in OPTOUT_DBT_START_DATE, read only while models execute: a dbt var that changes
+  from run to run makes dbt parse the whole project again (seconds per daily run). The var
+  `start_date` still works, for builds run by hand.
+-#}
+{% macro build_start_date() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set from_env = env_var('OPTOUT_DBT_START_DATE', '') -%}
+    {{ return(from_env if from_env else var('start_date', none)) }}
+{%- endmacro %}
+
 {% macro rebuild_from_date() -%}
     {#- ref() before any return, so parsing records the dependencies -#}
     {%- set subscriptions = ref('stg_lake__subscriptions') -%}
     {%- set users = ref('stg_lake__users') -%}
-    {%- set start_date = var('start_date', none) -%}
+    {%- set start_date = build_start_date() -%}
     {%- if start_date is none or not execute or flags.FULL_REFRESH -%}
         {{ return('1900-01-01') }}
     {%- endif -%}
@@ -50,9 +64,9 @@
   number of threads.
 -#}
 {% macro require_existing_for_start_date() -%}
-    {%- if execute and var('start_date', none) is not none and not flags.FULL_REFRESH and not is_incremental() -%}
+    {%- if execute and build_start_date() is not none and not flags.FULL_REFRESH and not is_incremental() -%}
         {{ exceptions.raise_compiler_error(
-            this ~ ' does not exist, so start_date=' ~ var('start_date') ~ ' would build it from that horizon only;'
+            this ~ ' does not exist, so start_date=' ~ build_start_date() ~ ' would build it from that horizon only;'
             ~ ' run without start_date (a full rebuild) or with --full-refresh') }}
     {%- endif -%}
 {%- endmacro %}
@@ -102,7 +116,7 @@
   which of two deliveries of an event comes first). No start_date reloads everything.
 -#}
 {% macro reload_from_date() -%}
-    {%- set start_date = var('start_date', none) -%}
+    {%- set start_date = build_start_date() -%}
     {%- if start_date is none or not execute or flags.FULL_REFRESH -%}
         {{ return('1900-01-01') }}
     {%- endif -%}
