@@ -7,8 +7,9 @@
     - the retain/churn status and last events of opt-outs whose window_start lies within the
       longest activity lookback before T0, and the pending statuses that a later as_of resolves;
     - the estimated spread over windows reaching back `max_detection_lag_days` before T0;
-    - every row of a user whose profile (platform, external id) arrived in those days.
-  So everything from T0 minus the longest reach is rebuilt, and earlier when a changed user's
+    - every row of a user whose platform or browser is not what the marts were built with
+      (int_user_attributes_as_built; an external id alone is refreshed by fct_opt_outs).
+  So everything from T0 minus the longest reach is rebuilt, and earlier when such a user's
   first subscription event lies earlier. With no `start_date` the whole history is rebuilt.
 -#}
 {#-
@@ -34,13 +35,30 @@
         {{ return('1900-01-01') }}
     {%- endif -%}
     {%- set reach = var('late_arrival_days') + ([longest_activity_lookback(), var('max_detection_lag_days')] | max) -%}
+    {%- set as_built = users_as_built_relation() -%}
     {%- set query -%}
         select min(cast(s.occurred_at as date)) as first_event_date
         from {{ subscriptions }} as s
         inner join (
+            {%- if as_built is none %}
+            -- no record of what the marts were built with: every user with a new version
             select distinct user_id
             from {{ users }}
             where export_date >= cast('{{ start_date }}' as date)
+            {%- else %}
+            -- users whose platform or browser is not what the marts were built with (new
+            -- users, changed ones, vanished ones); a new external id alone changes no date's
+            -- numbers: fct_opt_outs takes it up in its post-hook
+            select coalesce(now_.user_id, built.user_id) as user_id
+            from ({{ latest_version(users, 'user_id', ['user_id', 'platform', 'browser']) }}) as now_
+            full outer join {{ as_built }} as built
+                on now_.user_id = built.user_id
+            where
+                now_.user_id is null
+                or built.user_id is null
+                or now_.platform is distinct from built.platform
+                or now_.browser is distinct from built.browser
+            {%- endif %}
         ) as changed_users
             on s.user_id = changed_users.user_id
     {%- endset -%}
@@ -54,6 +72,15 @@
         {%- endif -%}
     {%- endif -%}
     {{ return(horizon.isoformat()) }}
+{%- endmacro %}
+
+{#-
+  int_user_attributes_as_built, when a build has written it: read by name, not ref(), since
+  it is built after the marts that read it (a ref would be a cycle).
+-#}
+{% macro users_as_built_relation() -%}
+    {%- set node = graph.nodes['model.optout.int_user_attributes_as_built'] -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
 {%- endmacro %}
 
 {#-
@@ -127,6 +154,31 @@
     {{- require_existing_for_start_date() -}}
     {%- if is_incremental() -%}
         delete from {{ this }} where export_date >= cast('{{ reload_from_date() }}' as date)
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+  Post-hook of fct_opt_outs: every row takes its user's current external id. A new external
+  id is the commonest profile change and moves no number of any day, so it does not pull
+  the rebuild horizon back (rebuild_from_date); the rows before the horizon get it here.
+-#}
+{% macro refresh_external_ids() -%}
+    {%- if is_incremental() -%}
+        update {{ this }} as facts
+        set external_id = latest.external_id
+        from (
+            select
+                rows_.opt_out_id,
+                users.external_id
+            from {{ this }} as rows_
+            left join {{ ref('int_users_latest') }} as users
+                on rows_.user_id = users.user_id
+        ) as latest
+        where
+            facts.opt_out_id = latest.opt_out_id
+            and facts.external_id is distinct from latest.external_id
     {%- else -%}
         select 1
     {%- endif -%}

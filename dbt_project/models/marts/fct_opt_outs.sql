@@ -2,9 +2,11 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}",
+        post_hook="{{ refresh_external_ids() }}"
     )
 }}
+-- depends_on: {{ ref('int_users_latest') }}
 -- One row per opt-out, with its window, the pressure and campaigns before it, and whether
 -- the user stayed active after it (spec/metrics.md, marts.fct_opt_outs).
 {%- set rebuild_from = rebuild_from_date() %}
