@@ -27,10 +27,10 @@ concurrency:
     tag_concurrency_limits:
       - key: optout/warehouse
         limit: 1
-# Dagster's SQLite event log, keeping a database engine per file (orchestration/event_log_storage.py)
+# Dagster's SQLite event log, an engine per file, a batch of events per commit (orchestration/event_log_storage.py)
 event_log_storage:
   module: orchestration.event_log_storage
-  class: CachedEngineSqliteEventLogStorage
+  class: BatchingSqliteEventLogStorage
   config: {}
 # a run whose worker never came up is failed after 5 minutes; a run whose process died
 # after it started is found by dead_run_sensor (the default launcher has no health check)
