@@ -5,15 +5,15 @@
 -- such a record counts as a duplicate of its day, not as loaded.
 with kept_events as (
     {%- for table in ['subscriptions', 'messages', 'app_events'] %}
-    select
-        '{{ table }}' as table_name,
-        export_date,
-        count(*) as records_kept
-    from {{ ref('stg_lake__' ~ table) }}
-    group by export_date
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ table }}' as table_name,
+            export_date,
+            count(*) as records_kept
+        from {{ ref('stg_lake__' ~ table) }}
+        group by export_date
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
