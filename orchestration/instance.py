@@ -6,6 +6,7 @@ the shell show in the UI.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,7 +32,9 @@ concurrency:
 event_log_storage:
   module: orchestration.event_log_storage
   class: BatchingSqliteEventLogStorage
-  config: {}
+  config:
+    # where Dagster's own SQLite event log would be (readers may open the instance without DAGSTER_HOME)
+    base_dir: EVENTS_DIR
 # a run whose worker never came up is failed after 5 minutes; a run whose process died
 # after it started is found by dead_run_sensor (the default launcher has no health check)
 run_monitoring:
@@ -46,7 +49,9 @@ def ensure_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(INSTANCE_YAML)
+        config.write_text(
+            INSTANCE_YAML.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
+        )
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
