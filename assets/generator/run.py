@@ -1,19 +1,31 @@
-"""Drive the simulation and stream each export day to disk as soon as it is complete."""
+"""Drive the simulation and stream each export day to disk as soon as it is complete.
+
+The simulation and every random choice run in the calling thread, in a fixed order, so a
+seed always gives the same files. Writing a planned day folder (text forms, encoding,
+compression) draws nothing and runs in worker threads meanwhile: polars releases the GIL,
+so the simulation of the next day overlaps the writing of the last ones.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from assets.contract import TABLE_NAMES, TABLES
+from assets.contract import TABLE_NAMES
 from assets.generator import noise, writers
 from assets.generator.simulate import Simulation
+
+WRITER_THREADS = 2
+# Day folders planned but not yet written; bounds memory to a few days of records.
+MAX_PENDING_WRITES = 2 * len(TABLE_NAMES)
 
 
 @dataclass
@@ -23,6 +35,39 @@ class GenerateSummary:
     days: int
     users: int
     records: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    seconds: float = 0.0
+
+    @property
+    def total_records(self) -> int:
+        return sum(self.records.values())
+
+    @property
+    def records_per_second(self) -> float:
+        return self.total_records / self.seconds if self.seconds else 0.0
+
+
+class _BackgroundWriter:
+    """Runs write jobs in threads; waits for the oldest when too many are pending."""
+
+    def __init__(self, threads: int, max_pending: int):
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="generate-writer")
+        self._pending: deque[Future] = deque()
+        self._max_pending = max_pending
+
+    def submit(self, job: Callable[..., None], *args) -> None:
+        self._pending.append(self._pool.submit(job, *args))
+        while len(self._pending) > self._max_pending:
+            self._pending.popleft().result()  # re-raises a failed write
+
+    def __enter__(self) -> _BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(cancel_futures=True)
 
 
 def generate(
@@ -33,35 +78,38 @@ def generate(
     seed: int,
     progress: Callable[[str], None] = lambda _: None,
 ) -> GenerateSummary:
+    started = time.perf_counter()
     simulation = Simulation(start, days, users, seed)
     noise_rng = np.random.default_rng([seed, 1])
     last_day = start + dt.timedelta(days=days - 1)
     pending: dict[tuple[str, dt.date], list[pl.DataFrame]] = defaultdict(list)
     summary = GenerateSummary(out, start, days, users)
-    for index, records in enumerate(simulation.run(), start=1):
-        for table, frame in records.tables.items():
-            _schedule(noise_rng, pending, table, frame, records.day, last_day)
-        for table in TABLE_NAMES:
-            parts = pending.pop((table, records.day), [])
-            clean = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
-            if clean.height == 0:
-                continue
-            bad = noise.bad_records(noise_rng, table, clean, records.day)
-            summary.records[table] += writers.write_day(noise_rng, out, table, records.day, clean, bad)
-        progress(f"day {index}/{days} ({records.day}) written")
+    with _BackgroundWriter(WRITER_THREADS, MAX_PENDING_WRITES) as writer:
+        for index, records in enumerate(simulation.run(), start=1):
+            for table, frame in records.tables.items():
+                _schedule(noise_rng, pending, table, frame, records.day, last_day)
+            for table in TABLE_NAMES:
+                if parts := pending.pop((table, records.day), []):
+                    summary.records[table] += _export(noise_rng, writer, out, table, records.day, parts)
+            progress(f"day {index}/{days} ({records.day}) simulated")
+    summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _export(rng, writer: _BackgroundWriter, out: Path, table: str, day: dt.date, parts) -> int:
+    """Plan one table's export day (every random choice, here) and leave the writing to a worker.
+
+    Returns the number of records the day folder will hold.
+    """
+    clean = pl.concat(parts)
+    bad = noise.bad_records(rng, table, clean, day)
+    plan = writers.plan_day(rng, out, table, day, [part.height for part in parts], bad.height)
+    writer.submit(writers.write_planned_day, plan, clean, bad)
+    return plan.records
 
 
 def _schedule(rng, pending, table: str, frame: pl.DataFrame, day: dt.date, last_day: dt.date) -> None:
     """Give each record the export day it arrives in (late by up to 3 days; never after the end)."""
-    if frame.height == 0:
-        return
-    offsets = noise.export_offsets(rng, frame.height)
-    if TABLES[table].event_id:
-        copies, copy_offsets = noise.duplicates(rng, frame)
-        strays = noise.orphans(rng, table, frame)
-        frame = pl.concat([frame, copies, strays])
-        offsets = np.concatenate([offsets, copy_offsets, noise.export_offsets(rng, strays.height)])
-    for offset in np.unique(offsets):
-        export_day = min(day + dt.timedelta(days=int(offset)), last_day)
-        pending[(table, export_day)].append(frame.filter(pl.Series(offsets == offset)))
+    for delay, part in noise.deliveries(rng, table, frame):
+        export_day = min(day + dt.timedelta(days=delay), last_day)
+        pending[(table, export_day)].append(part)

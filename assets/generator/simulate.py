@@ -9,31 +9,93 @@ Causes planted on purpose (so the marts have something to find):
   Firefox token loss found at the user's next visit (revisit);
 - after an opt-out some users keep using the product (retain), others leave (churn).
 Times are whole milliseconds, so every timestamp form written later is exact.
+
+Records are kept as numbers (user numbers, enum codes, epoch milliseconds) while a day is
+simulated and become one typed polars frame per table at the end of the day: building
+frames from a few large arrays is much cheaper than from many small ones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from assets.contract import (
+    BROWSERS,
+    DETECTION_PATHS,
+    ERROR_CODES,
+    MESSAGE_EVENTS,
+    PLATFORMS,
+    SUBSCRIPTION_EVENTS,
+    SUBSCRIPTION_SOURCES,
+    TABLE_NAMES,
+    TABLES,
+)
+
 MS_PER_DAY = 86_400_000
-PLATFORMS = np.array(["ios", "android", "web"])
-BROWSERS = np.array(["chrome", "firefox", "safari", "edge", "other"])
-EVENT_NAMES = np.array(["session_start", "screen_view", "add_to_cart", "purchase"])
+EVENT_NAMES = ("session_start", "screen_view", "add_to_cart", "purchase")
+SESSION_START, SCREEN_VIEW, ADD_TO_CART, PURCHASE = range(len(EVENT_NAMES))
 AUTOMATED = ["welcome_series", "cart_reminder", "winback", "daily_digest"]
+CAMPAIGN_TITLES = [
+    "Flash sale, today only!",
+    "We miss you 💔",
+    'New "drops" are in',
+    "Weekly picks\nfor you",
+    "Last chance: 50% off",
+]
+
+# Enum values are codes: positions in the contract's list of values (platform 0 = ios).
+SENT, DELIVERED, OPENED, FAILED = (MESSAGE_EVENTS.index(e) for e in ("sent", "delivered", "opened", "failed"))
+UNREGISTERED = ERROR_CODES.index("unregistered")
+GLITCH_ERRORS = np.array(
+    [ERROR_CODES.index(e) for e in ("rate_limited", "timeout", "invalid_token", "other")]
+)
+OPT_IN, OPT_OUT = (SUBSCRIPTION_EVENTS.index(e) for e in ("opt_in", "opt_out"))
+SOURCE = {name: SUBSCRIPTION_SOURCES.index(name) for name in SUBSCRIPTION_SOURCES}
+VIA = {name: DETECTION_PATHS.index(name) for name in DETECTION_PATHS}
+WEB = PLATFORMS.index("web")
+CHROME, FIREFOX, EDGE = (BROWSERS.index(b) for b in ("chrome", "firefox", "edge"))
+NO_VALUE = -1  # the code of a null enum value
 
 # silent opt-outs waiting to be discovered
 NOT_PENDING, PENDING_SEND, PENDING_REVISIT = 0, 1, 2
+
+TIME = pl.Datetime("ms", "UTC")
+
+
+def _typed_schema(table: str) -> dict[str, pl.DataType]:
+    kinds = {"string": pl.String, "json": pl.String, "timestamp": TIME}
+    return {
+        column.name: pl.Enum(column.values) if column.kind == "enum" else kinds[column.kind]
+        for column in TABLES[table].columns
+    }
+
+
+SCHEMAS = {table: _typed_schema(table) for table in TABLE_NAMES}
 
 
 @dataclass
 class DayRecords:
     day: dt.date
     tables: dict[str, pl.DataFrame]
+
+
+@dataclass
+class _Batch:
+    """Records of one kind that share everything but who and when (one campaign's deliveries)."""
+
+    users: np.ndarray
+    times: np.ndarray
+    event: int
+    campaign: int = NO_VALUE  # index into the day's campaign ids
+    errors: np.ndarray | None = None
+    source: int = NO_VALUE
+    via: int = NO_VALUE
 
 
 def _epoch_ms(day: dt.date) -> int:
@@ -48,7 +110,8 @@ class Simulation:
         # 30% of the users exist from day one (imported), the rest join over the period.
         self.join_day = np.where(rng.random(n) < 0.3, 0, rng.integers(0, days, n))
         self.platform = rng.choice(3, n, p=[0.35, 0.35, 0.30])
-        self.browser = np.where(self.platform == 2, rng.choice(5, n, p=[0.55, 0.2, 0.15, 0.08, 0.02]), -1)
+        self.browser = np.where(self.platform == WEB, rng.choice(5, n, p=[0.55, 0.2, 0.15, 0.08, 0.02]), -1)
+        self.on_channel = {"web_push": self.platform == WEB, "push": self.platform != WEB}
         self.engagement = rng.beta(2, 4, n)
         self.sensitivity = rng.lognormal(0.0, 0.6, n)
         self.opted_in = np.zeros(n, bool)  # what the platform believes
@@ -57,12 +120,13 @@ class Simulation:
         self.active = np.zeros(n, bool)
         self.received = np.zeros((7, n), np.int16)  # deliveries per day, last 7 days
         self.ids = {"sub": 0, "msg": 0, "app": 0, "camp": 0}
+        self.user_ids = pl.select(_numbered("u", pl.int_range(n))).to_series()
         self.campaign_quality: dict[str, float] = {}
 
-    def _new_ids(self, kind: str, count: int, prefix: str) -> np.ndarray:
+    def _new_ids(self, kind: str, count: int) -> np.ndarray:
         first = self.ids[kind]
         self.ids[kind] += count
-        return np.char.add(prefix, np.arange(first, first + count).astype(str))
+        return np.arange(first, first + count)
 
     def _times(self, day_ms: int, count: int, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
         return day_ms + (self.rng.uniform(lo, hi, count) * MS_PER_DAY).astype(np.int64)
@@ -76,7 +140,7 @@ class Simulation:
         rng = self.rng
         day = self.start + dt.timedelta(days=offset)
         day_ms = _epoch_ms(day)
-        subs: list[dict] = []
+        subs: list[_Batch] = []
         users = self._join(offset, day_ms, subs)
         campaigns, sends = self._plan_campaigns(offset, day_ms)
         messages = self._send(sends, day_ms, subs)
@@ -91,22 +155,23 @@ class Simulation:
             day,
             {
                 "users": users,
-                "subscriptions": _subscription_frame(subs),
+                "subscriptions": self._subscription_frame(subs, [cid for cid, *_ in sends]),
                 "campaigns": campaigns,
                 "messages": messages,
                 "app_events": app,
             },
         )
 
-    def _join(self, offset: int, day_ms: int, subs: list[dict]) -> pl.DataFrame:
+    def _join(self, offset: int, day_ms: int, subs: list[_Batch]) -> pl.DataFrame:
         rng = self.rng
         joined = np.flatnonzero(self.join_day == offset)
         created = self._times(day_ms, joined.size, 0.0, 0.9)
         self.active[joined] = True
         # most new users accept push at once (client), shortly after they join
-        accepts = joined[rng.random(joined.size) < 0.75]
-        accept_at = created[np.isin(joined, accepts)] + rng.integers(1000, 600_000, accepts.size)
-        self._record_subs(subs, accepts, "opt_in", accept_at, "user_settings", "client")
+        accepting = rng.random(joined.size) < 0.75
+        accepts = joined[accepting]
+        accept_at = created[accepting] + rng.integers(1000, 600_000, accepts.size)
+        self._record_subs(subs, accepts, OPT_IN, accept_at, "user_settings", "client")
         self.opted_in[accepts] = True
         self.token_ok[accepts] = True
         # a few existing users get a new profile version (e.g. a new external id)
@@ -115,18 +180,29 @@ class Simulation:
         ids = np.concatenate([joined, updated])
         created_all = np.concatenate([created, day_ms - rng.integers(1, 30, updated.size) * MS_PER_DAY])
         updated_at = np.concatenate([created, self._times(day_ms, updated.size)])
-        suffix = np.where(np.isin(ids, updated), "-v2", "")
-        external = np.char.add(np.char.add("cust-", ids.astype(str)), suffix)
-        no_external = rng.random(ids.size) < 0.1
-        return pl.DataFrame(
-            {
-                "user_id": np.char.add("u", ids.astype(str)),
-                "external_id": _strings(np.where(no_external, None, external)),
-                "platform": PLATFORMS[self.platform[ids]],
-                "browser": _strings(np.where(self.browser[ids] >= 0, BROWSERS[self.browser[ids]], None)),
-                "created_at": _as_time(created_all),
-                "updated_at": _as_time(updated_at),
-            },
+        is_update = np.arange(ids.size) >= joined.size
+        has_external = rng.random(ids.size) >= 0.1
+        external = pl.concat_str(
+            pl.lit("cust-"),
+            pl.col("id").cast(pl.String),
+            pl.when("is_update").then(pl.lit("-v2")).otherwise(pl.lit("")),
+        )
+        raw = {
+            "id": ids,
+            "is_update": is_update,
+            "has_external": has_external,
+            "platform": self.platform[ids],
+            "browser": np.ma.masked_less(self.browser[ids], 0),
+            "created_at": created_all,
+            "updated_at": updated_at,
+        }
+        return pl.DataFrame(raw).select(
+            self._user_id("id"),
+            pl.when("has_external").then(external).alias("external_id"),
+            _enum_of("users", "platform"),
+            _enum_of("users", "browser"),
+            _time_of("created_at"),
+            _time_of("updated_at"),
         )
 
     def _plan_campaigns(self, offset: int, day_ms: int) -> tuple[pl.DataFrame, list[tuple]]:
@@ -137,13 +213,9 @@ class Simulation:
                 for channel in ("push", "web_push"):
                     cid = f"auto-{name}-{channel}"
                     self.campaign_quality[cid] = 1.0
-                    rows.append(
-                        _campaign_row(
-                            cid, f"Automated: {name} ({channel})", channel, "automated", day_ms, day_ms
-                        )
-                    )
+                    rows.append((cid, f"Automated: {name} ({channel})", channel, "automated", day_ms, day_ms))
             rows.append(
-                _campaign_row(
+                (
                     "tx-receipts",
                     'Order receipts, shipping & "delivery" updates',
                     "push",
@@ -155,7 +227,7 @@ class Simulation:
             self.campaign_quality["tx-receipts"] = 0.5
         if offset == self.days // 2:  # a renamed version of a recurring campaign
             rows.append(
-                _campaign_row(
+                (
                     "auto-daily_digest-push",
                     "Daily digest 📰, v2",
                     "push",
@@ -171,47 +243,23 @@ class Simulation:
                 bad = rng.random() < 0.12
                 self.campaign_quality[cid] = 6.0 if bad else rng.uniform(0.6, 1.4)
                 sent_at = day_ms + int(rng.uniform(0.3, 0.8) * MS_PER_DAY)
-                title = rng.choice(
-                    [
-                        "Flash sale, today only!",
-                        "We miss you 💔",
-                        'New "drops" are in',
-                        "Weekly picks\nfor you",
-                        "Last chance: 50% off",
-                    ]
-                )
-                rows.append(
-                    _campaign_row(
-                        cid,
-                        f"{title} #{cid}",
-                        channel,
-                        "broadcast",
-                        sent_at,
-                        sent_at - rng.integers(3_600_000, 48 * 3_600_000),
-                    )
-                )
+                title = rng.choice(CAMPAIGN_TITLES)
+                updated_at = sent_at - int(rng.integers(3_600_000, 48 * 3_600_000))
+                rows.append((cid, f"{title} #{cid}", channel, "broadcast", sent_at, updated_at))
                 sends.append((cid, channel, sent_at, rng.uniform(0.2, 0.6)))
         for name in AUTOMATED:
             for channel in ("push", "web_push"):
                 sends.append((f"auto-{name}-{channel}", channel, None, 0.05))
         sends.append(("tx-receipts", "push", None, 0.03))
-        frame = (
-            pl.DataFrame(rows, schema=CAMPAIGN_SCHEMA, orient="row")
-            if rows
-            else pl.DataFrame(schema=CAMPAIGN_SCHEMA)
-        )
-        return frame.with_columns(pl.col("sent_at", "updated_at").cast(pl.Int64)).with_columns(
-            pl.from_epoch(pl.col("sent_at"), "ms").dt.replace_time_zone("UTC"),
-            pl.from_epoch(pl.col("updated_at"), "ms").dt.replace_time_zone("UTC"),
-        ), sends
+        return _campaign_frame(rows), sends
 
-    def _send(self, sends: list[tuple], day_ms: int, subs: list[dict]) -> pl.DataFrame:
+    def _send(self, sends: list[tuple], day_ms: int, subs: list[_Batch]) -> pl.DataFrame:
         rng = self.rng
-        parts = []
+        batches: list[_Batch] = []
         self.today_risk = np.ones(self.n)
-        for cid, channel, sent_at, reach in sends:
-            on_channel = (self.platform == 2) if channel == "web_push" else (self.platform != 2)
-            audience = np.flatnonzero(self.opted_in & on_channel & (rng.random(self.n) < reach))
+        for campaign, (cid, channel, sent_at, reach) in enumerate(sends):
+            subscribed = np.flatnonzero(self.opted_in & self.on_channel[channel])
+            audience = subscribed[rng.random(subscribed.size) < reach]
             if audience.size == 0:
                 continue
             start = sent_at if sent_at is not None else day_ms + int(rng.uniform(0.05, 0.7) * MS_PER_DAY)
@@ -224,48 +272,38 @@ class Simulation:
                 rng.random(audience.size)
                 < self.engagement[audience] * 0.35 / self.campaign_quality[cid] ** 0.5
             )
-            t_open = t_after + rng.integers(60_000, 6 * 3_600_000, audience.size)
-            errors = np.where(
-                lost,
-                "unregistered",
-                rng.choice(["rate_limited", "timeout", "invalid_token", "other"], audience.size),
-            )
-            parts.append(_message_part(self, audience, cid, "sent", t_sent, None))
-            parts.append(_message_part(self, audience[delivered], cid, "delivered", t_after[delivered], None))
-            parts.append(
-                _message_part(
-                    self,
-                    audience[opened],
-                    cid,
-                    "opened",
-                    np.minimum(t_open[opened], day_ms + MS_PER_DAY - 1),
-                    None,
-                )
-            )
+            t_opened = t_after[opened] + rng.integers(60_000, 6 * 3_600_000, opened.sum())
             failed = lost | glitch
-            parts.append(
-                _message_part(self, audience[failed], cid, "failed", t_after[failed], errors[failed])
-            )
-            self.received[0, audience[delivered]] += 1
-            self.today_risk[audience[delivered]] *= self.campaign_quality[cid]
+            errors = np.where(lost[failed], UNREGISTERED, rng.choice(GLITCH_ERRORS, failed.sum()))
+            reached = audience[delivered]
+            batches += [
+                _Batch(audience, t_sent, SENT, campaign),
+                _Batch(reached, t_after[delivered], DELIVERED, campaign),
+                _Batch(audience[opened], np.minimum(t_opened, day_ms + MS_PER_DAY - 1), OPENED, campaign),
+                _Batch(audience[failed], t_after[failed], FAILED, campaign, errors),
+            ]
+            self.received[0][reached] += 1
+            self.today_risk[reached] *= self.campaign_quality[cid]
             # a failed send to a lost token is how the platform learns of the opt-out
-            found = audience[lost & (self.pending[audience] == PENDING_SEND)]
-            t_found = t_after[lost & (self.pending[audience] == PENDING_SEND)] + 1
-            self._record_subs(subs, found, "opt_out", t_found, "token_invalid", "send_feedback", campaign=cid)
+            revealed = lost & (self.pending[audience] == PENDING_SEND)
+            found = audience[revealed]
+            self._record_subs(
+                subs, found, OPT_OUT, t_after[revealed] + 1, "token_invalid", "send_feedback", campaign
+            )
             self.opted_in[found] = False
             self.pending[found] = NOT_PENDING
-        return pl.concat(parts) if parts else pl.DataFrame(schema=MESSAGE_SCHEMA)
+        return self._message_frame(batches, [cid for cid, *_ in sends])
 
-    def _activity(self, day_ms: int, subs: list[dict]) -> pl.DataFrame:
+    def _activity(self, day_ms: int, subs: list[_Batch]) -> pl.DataFrame:
         rng = self.rng
         visitors = np.flatnonzero(self.active & (rng.random(self.n) < 0.15 + 0.6 * self.engagement))
         if visitors.size == 0:
-            return pl.DataFrame(schema=APP_SCHEMA)
+            return pl.DataFrame(schema=SCHEMAS["app_events"])
         session_at = self._times(day_ms, visitors.size, 0.0, 0.95)
         # Firefox: an old subscription that comes back to the site reveals it was lost
-        revisit = visitors[self.pending[visitors] == PENDING_REVISIT]
-        t_revisit = session_at[self.pending[visitors] == PENDING_REVISIT] + 500
-        self._record_subs(subs, revisit, "opt_out", t_revisit, "token_invalid", "revisit")
+        returning = self.pending[visitors] == PENDING_REVISIT
+        revisit = visitors[returning]
+        self._record_subs(subs, revisit, OPT_OUT, session_at[returning] + 500, "token_invalid", "revisit")
         self.opted_in[revisit] = False
         self.pending[revisit] = NOT_PENDING
         views = rng.poisson(1 + 3 * self.engagement[visitors])
@@ -274,32 +312,37 @@ class Simulation:
         counts = 1 + views + carts + buys
         who = np.repeat(visitors, counts)
         base = np.repeat(session_at, counts)
-        step = np.concatenate([np.arange(c) for c in counts]) if counts.size else np.array([], int)
-        kind = np.zeros(who.size, np.int8)
-        kind[step > 0] = 1
-        ends = np.cumsum(counts) - 1
-        kind[ends[buys]] = 3
-        kind[ends[carts & ~buys]] = 2
-        kind[(ends - 1)[buys]] = 2
-        kind[np.cumsum(counts) - counts] = 0
+        firsts = np.cumsum(counts) - counts
+        step = np.arange(who.size) - np.repeat(firsts, counts)  # position within the session
+        kind = np.full(who.size, SCREEN_VIEW, np.int8)
+        ends = firsts + counts - 1
+        kind[ends[buys]] = PURCHASE
+        kind[ends[carts & ~buys]] = ADD_TO_CART
+        kind[(ends - 1)[buys]] = ADD_TO_CART
+        kind[firsts] = SESSION_START
         times = np.minimum(base + step * rng.integers(5_000, 120_000, who.size), day_ms + MS_PER_DAY - 1)
-        value = np.round(rng.gamma(2, 20, who.size), 2)
-        props = np.where(
-            kind == 3,
-            np.char.add('{"value": ', np.char.add(value.astype(str), ', "currency": "EUR"}')),
-            np.where(kind == 1, '{"screen": "home"}', None),
-        )
-        return pl.DataFrame(
-            {
-                "event_id": self._new_ids("app", who.size, "a"),
-                "user_id": np.char.add("u", who.astype(str)),
-                "event_name": EVENT_NAMES[kind],
-                "occurred_at": _as_time(times),
-                "properties": _strings(props),
-            },
+        raw = {"id": self._new_ids("app", who.size), "who": who, "kind": kind, "occurred_at": times}
+        return pl.DataFrame(raw).select(
+            _numbered("a", "id").alias("event_id"),
+            self._user_id("who"),
+            _looked_up(pl.Series(EVENT_NAMES), "kind").alias("event_name"),
+            _time_of("occurred_at"),
+            self._properties(kind).alias("properties"),
         )
 
-    def _opt_outs(self, day_ms: int, subs: list[dict]) -> None:
+    def _properties(self, kind: np.ndarray) -> pl.Expr:
+        """JSON text by kind of event; a purchase has its value (drawn only for purchases)."""
+        purchases = kind == PURCHASE
+        value = np.ma.masked_all(kind.size)
+        value[purchases] = np.round(self.rng.gamma(2, 20, purchases.sum()), 2)
+        return (
+            pl.when(pl.col("kind") == PURCHASE)
+            .then(pl.format('{{"value": {}, "currency": "EUR"}}', pl.lit(pl.Series(value))))
+            .when(pl.col("kind") == SCREEN_VIEW)
+            .then(pl.lit('{"screen": "home"}'))
+        )
+
+    def _opt_outs(self, day_ms: int, subs: list[_Batch]) -> None:
         rng = self.rng
         pressure = self.received.sum(axis=0)
         hazard = 0.0015 * self.sensitivity * (1 + 0.25 * pressure) * self.today_risk
@@ -308,21 +351,21 @@ class Simulation:
             return
         t = self._times(day_ms, leaving.size, 0.3, 0.99)
         path = rng.random(leaving.size)
-        mobile = self.platform[leaving] != 2
+        mobile = self.platform[leaving] != WEB
         browser = self.browser[leaving]
         api = path < 0.05
-        silent_send = (~api) & ((mobile & (path > 0.75)) | ((browser == 0) | (browser == 3)) & (path > 0.55))
-        silent_revisit = (~api) & (browser == 1) & (path > 0.5)
+        chrome_like = (browser == CHROME) | (browser == EDGE)
+        silent_send = (~api) & ((mobile & (path > 0.75)) | chrome_like & (path > 0.55))
+        silent_revisit = (~api) & (browser == FIREFOX) & (path > 0.5)
         client = ~(api | silent_send | silent_revisit)
         permission = client & (rng.random(leaving.size) < 0.35)
-        self._record_subs(subs, leaving[api], "opt_out", t[api], "api", "api")
-        self._record_subs(
-            subs, leaving[client & ~permission], "opt_out", t[client & ~permission], "user_settings", "client"
-        )
-        self._record_subs(subs, leaving[permission], "opt_out", t[permission], "os_permission", "client")
+        settings = client & ~permission
+        self._record_subs(subs, leaving[api], OPT_OUT, t[api], "api", "api")
+        self._record_subs(subs, leaving[settings], OPT_OUT, t[settings], "user_settings", "client")
+        self._record_subs(subs, leaving[permission], OPT_OUT, t[permission], "os_permission", "client")
         # the API sometimes repeats itself: a redundant opt-out
         again = leaving[api][rng.random(api.sum()) < 0.3]
-        self._record_subs(subs, again, "opt_out", t[api][: again.size] + 60_000, "api", "api")
+        self._record_subs(subs, again, OPT_OUT, t[api][: again.size] + 60_000, "api", "api")
         seen = leaving[api | client]
         self.opted_in[seen] = False
         self.token_ok[leaving] = False
@@ -335,112 +378,112 @@ class Simulation:
         stays = (rng.random(leaving.size) < 0.35 + 0.6 * self.engagement[leaving]) | silent_revisit
         self.active[leaving[~stays]] = False
 
-    def _re_opt_ins(self, day_ms: int, subs: list[dict]) -> None:
+    def _re_opt_ins(self, day_ms: int, subs: list[_Batch]) -> None:
         rng = self.rng
         back = np.flatnonzero(~self.opted_in & self.active & (rng.random(self.n) < 0.006))
         back = back[self.pending[back] == NOT_PENDING]
         t = self._times(day_ms, back.size, 0.1, 0.9)
-        self._record_subs(subs, back, "opt_in", t, "user_settings", "client")
+        self._record_subs(subs, back, OPT_IN, t, "user_settings", "client")
         # a few already subscribed users confirm again (a redundant opt-in)
         confirm = np.flatnonzero(self.opted_in & (rng.random(self.n) < 0.0005))
-        self._record_subs(subs, confirm, "opt_in", self._times(day_ms, confirm.size), "api", "api")
+        self._record_subs(subs, confirm, OPT_IN, self._times(day_ms, confirm.size), "api", "api")
         self.opted_in[back] = True
         self.token_ok[back] = True
 
-    def _record_subs(self, subs, users, event_type, times, source, detected_via, campaign=None):
-        if len(users) == 0:
-            return
-        subs.append(
-            {
-                "event_id": self._new_ids("sub", len(users), "s"),
-                "user_id": np.char.add("u", np.asarray(users).astype(str)),
-                "event_type": event_type,
-                "occurred_at": np.asarray(times, np.int64),
-                "source": source,
-                "detected_via": detected_via,
-                "campaign_id": campaign,
-            }
+    @staticmethod
+    def _record_subs(subs, users, event, times, source, detected_via, campaign=NO_VALUE) -> None:
+        if len(users):
+            subs.append(_Batch(users, times, event, campaign, source=SOURCE[source], via=VIA[detected_via]))
+
+    # -- a day's batches as typed frames ----------------------------------------------------
+    def _message_frame(self, batches: list[_Batch], campaign_ids: list[str]) -> pl.DataFrame:
+        if not batches:
+            return pl.DataFrame(schema=SCHEMAS["messages"])
+        sizes = [batch.users.size for batch in batches]
+        users = _joined(batches, "users")
+        errors = [b.errors if b.errors is not None else np.full(b.users.size, NO_VALUE) for b in batches]
+        raw = {
+            "id": self._new_ids("msg", users.size),
+            "who": users,
+            "campaign": _per_batch(batches, sizes, "campaign"),
+            "event_type": _per_batch(batches, sizes, "event"),
+            "occurred_at": _joined(batches, "times"),
+            "error_code": np.ma.masked_less(np.concatenate(errors), 0),
+        }
+        return pl.DataFrame(raw).select(
+            _numbered("m", "id").alias("event_id"),
+            self._user_id("who"),
+            _looked_up(pl.Series(campaign_ids), "campaign").alias("campaign_id"),
+            _enum_of("messages", "event_type"),
+            _time_of("occurred_at"),
+            _enum_of("messages", "error_code"),
         )
 
-
-CAMPAIGN_SCHEMA = {
-    "campaign_id": pl.String,
-    "name": pl.String,
-    "channel": pl.String,
-    "campaign_type": pl.String,
-    "sent_at": pl.Int64,
-    "updated_at": pl.Int64,
-}
-TIME = pl.Datetime("ms", "UTC")
-MESSAGE_SCHEMA = {
-    "event_id": pl.String,
-    "user_id": pl.String,
-    "campaign_id": pl.String,
-    "event_type": pl.String,
-    "occurred_at": TIME,
-    "error_code": pl.String,
-}
-APP_SCHEMA = {
-    "event_id": pl.String,
-    "user_id": pl.String,
-    "event_name": pl.String,
-    "occurred_at": TIME,
-    "properties": pl.String,
-}
-SUBSCRIPTION_SCHEMA = {
-    "event_id": pl.String,
-    "user_id": pl.String,
-    "event_type": pl.String,
-    "occurred_at": TIME,
-    "source": pl.String,
-    "detected_via": pl.String,
-    "campaign_id": pl.String,
-}
-
-
-def _strings(values: np.ndarray) -> pl.Series:
-    """A numpy array of text and None as a polars String column."""
-    return pl.Series(values.tolist(), dtype=pl.String)
-
-
-def _as_time(ms: np.ndarray) -> pl.Series:
-    return pl.Series(np.asarray(ms, np.int64)).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
-
-
-def _campaign_row(cid, name, channel, kind, sent_at, updated_at) -> tuple:
-    return (cid, name, channel, kind, int(sent_at), int(updated_at))
-
-
-def _message_part(sim: Simulation, users, cid, event_type, times, errors) -> pl.DataFrame:
-    count = len(users)
-    return pl.DataFrame(
-        {
-            "event_id": sim._new_ids("msg", count, "m"),
-            "user_id": np.char.add("u", np.asarray(users).astype(str)),
-            "campaign_id": np.full(count, cid),
-            "event_type": np.full(count, event_type),
-            "occurred_at": _as_time(times),
-            "error_code": _strings(errors if errors is not None else np.full(count, None)),
-        },
-        schema=MESSAGE_SCHEMA,
-    )
-
-
-def _subscription_frame(parts: list[dict]) -> pl.DataFrame:
-    if not parts:
-        return pl.DataFrame(schema=SUBSCRIPTION_SCHEMA)
-    frames = []
-    for part in parts:
-        count = len(part["event_id"])
-        frames.append(
-            pl.DataFrame(
-                {
-                    key: (value if isinstance(value, np.ndarray) else np.full(count, value))
-                    for key, value in part.items()
-                }
-            ).with_columns(
-                pl.col("occurred_at").cast(pl.Datetime("ms")).dt.replace_time_zone("UTC"),
-                pl.col("campaign_id").cast(pl.String),
-            )
+    def _subscription_frame(self, batches: list[_Batch], campaign_ids: list[str]) -> pl.DataFrame:
+        if not batches:
+            return pl.DataFrame(schema=SCHEMAS["subscriptions"])
+        sizes = [batch.users.size for batch in batches]
+        users = _joined(batches, "users")
+        raw = {
+            "id": self._new_ids("sub", users.size),
+            "who": users,
+            "event_type": _per_batch(batches, sizes, "event"),
+            "occurred_at": _joined(batches, "times"),
+            "source": _per_batch(batches, sizes, "source"),
+            "detected_via": _per_batch(batches, sizes, "via"),
+            "campaign": np.ma.masked_less(_per_batch(batches, sizes, "campaign"), 0),
+        }
+        return pl.DataFrame(raw).select(
+            _numbered("s", "id").alias("event_id"),
+            self._user_id("who"),
+            _enum_of("subscriptions", "event_type"),
+            _time_of("occurred_at"),
+            _enum_of("subscriptions", "source"),
+            _enum_of("subscriptions", "detected_via"),
+            _looked_up(pl.Series(campaign_ids, dtype=pl.String), "campaign").alias("campaign_id"),
         )
-    return pl.concat(frames).select(list(SUBSCRIPTION_SCHEMA)).cast(SUBSCRIPTION_SCHEMA)
+
+    def _user_id(self, numbers: str) -> pl.Expr:
+        # looked up rather than formatted: a user has many records a day
+        return _looked_up(self.user_ids, numbers).alias("user_id")
+
+
+def _joined(batches: list[_Batch], field: str) -> np.ndarray:
+    return np.concatenate([getattr(batch, field) for batch in batches]).astype(np.int64, copy=False)
+
+
+def _per_batch(batches: list[_Batch], sizes: list[int], field: str) -> np.ndarray:
+    """A batch-wide value (campaign, event type, ...) repeated for each record of the batch."""
+    return np.repeat([getattr(batch, field) for batch in batches], sizes)
+
+
+def _numbered(prefix: str, numbers: str | pl.Expr) -> pl.Expr:
+    """Ids as the platform writes them: a letter and a number (u17, m4096)."""
+    return pl.format(prefix + "{}", numbers)
+
+
+def _looked_up(labels: pl.Series, codes: str) -> pl.Expr:
+    """Values by position in `labels` (a null code gives null): one cheap gather."""
+    return pl.lit(labels).gather(pl.col(codes))
+
+
+@functools.cache
+def _enum_labels(table: str, column: str) -> pl.Series:
+    dtype = SCHEMAS[table][column]
+    return pl.Series(dtype.categories, dtype=dtype)
+
+
+def _enum_of(table: str, column: str) -> pl.Expr:
+    """The enum column from its codes (a column of the same name)."""
+    return _looked_up(_enum_labels(table, column), column).alias(column)
+
+
+def _time_of(column: str) -> pl.Expr:
+    """The timestamp column from its epoch milliseconds (a column of the same name)."""
+    return pl.col(column).cast(TIME)
+
+
+def _campaign_frame(rows: list[tuple]) -> pl.DataFrame:
+    raw = {"sent_at": pl.Int64, "updated_at": pl.Int64}
+    frame = pl.DataFrame(rows, schema={**SCHEMAS["campaigns"], **raw}, orient="row")
+    return frame.with_columns(pl.col(*raw).cast(TIME))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import time
 
 from assets.config import resolve_path
 from assets.generator.run import generate
@@ -13,10 +12,11 @@ from orchestration.commands.common import progress, settings
 
 def generate_command(args: argparse.Namespace) -> None:
     out = resolve_path(args.out) if args.out else settings().landing_dir
-    started = time.monotonic()
     last_day = args.start + dt.timedelta(days=args.days - 1)
     progress(f"generating export days {args.start} .. {last_day} for {args.users} users into {out}")
     summary = generate(out, args.start, args.days, args.users, args.seed, progress)
-    total = sum(summary.records.values())
     per_table = ", ".join(f"{table} {count}" for table, count in summary.records.items())
-    progress(f"done in {time.monotonic() - started:.1f}s: {total} records ({per_table}) in {out}")
+    progress(
+        f"done in {summary.seconds:.1f}s: {summary.total_records} records ({per_table}) in {out}, "
+        f"{summary.records_per_second:,.0f} records/s"
+    )
