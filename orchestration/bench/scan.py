@@ -28,7 +28,9 @@ from pathlib import Path
 
 import duckdb
 
-from assets.contract import ACCEPTED_EXTENSIONS, TABLE_NAMES
+from assets.contract import TABLE_NAMES
+from assets.ingest import readers
+from assets.ingest.readers import is_ignored
 from orchestration.commands.common import CliError
 
 THREADS = 2
@@ -64,14 +66,8 @@ class ScanResult:
 
 
 def file_format(name: str) -> str | None:
-    """The format of a file ingestion reads (by the contract's extensions), or None."""
-    if name.startswith("."):
-        return None
-    lowered = name.lower()
-    for extension in sorted(ACCEPTED_EXTENSIONS, key=len, reverse=True):
-        if lowered.endswith(extension):
-            return extension.removesuffix(".gz").lstrip(".")
-    return None
+    """The format of a file ingestion reads, or None (hidden files and markers are not read)."""
+    return None if is_ignored(name) else readers.file_format(name)
 
 
 def _csv_header(path: Path) -> bytes:
