@@ -24,7 +24,13 @@ from orchestration.dbt_vars import dbt_vars_for_days
 from orchestration.partitions import export_days
 from orchestration.warehouse_metadata import with_table_metadata
 
-GROUPS = {"staging": "dbt_staging", "intermediate": "dbt_intermediate", "audit": "audit", "marts": "marts"}
+GROUPS = {
+    "staging": "dbt_staging",
+    "intermediate": "dbt_intermediate",
+    "audit": "audit",
+    "marts": "marts",
+    "reporting": "reporting",
+}
 
 
 class OptoutTranslator(DagsterDbtTranslator):

@@ -14,11 +14,14 @@ import duckdb
 import polars as pl
 from dagster import AssetKey, MetadataValue, Output
 
-# tables worth a preview in the UI: (sort columns, columns shown)
+# tables worth a preview in the UI: (sort columns, newest first, then by id; columns shown).
+# The campaigns by their send time: which campaign is "top" is the reporting views' call
+# (reporting.rpt_campaigns), shown with the report asset
 PREVIEWS = {
     AssetKey(["marts", "mart_campaign_opt_outs"]): (
-        ["attributed_opt_outs", "campaign_id"],
+        ["sent_at", "campaign_id"],
         [
+            "sent_at",
             "campaign_id",
             "campaign_name",
             "recipients",
@@ -76,6 +79,8 @@ def _table_metadata(connection: duckdb.DuckDBPyConnection, key: AssetKey | None)
         return {}
     if key in PREVIEWS:
         order, columns = PREVIEWS[key]
-        preview = relation.pl().sort(order, descending=[True, False]).head(10).select(columns)
+        preview = (
+            relation.pl().sort(order, descending=[True, False], nulls_last=True).head(10).select(columns)
+        )
         metadata["preview"] = MetadataValue.md(_markdown(preview))
     return metadata

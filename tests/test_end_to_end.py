@@ -1,5 +1,7 @@
 """Generated data through `optout run` (Dagster, dbt): audit reconciles, marts equal the reference."""
 
+import datetime as dt
+
 import duckdb
 import polars as pl
 import pytest
@@ -36,8 +38,23 @@ def test_mart_equals_the_independent_reference(sample_run, table):
 def test_run_prints_a_summary_with_headline_numbers(sample_run):
     result = sample_run.optout("run", "--start", "2026-01-21", "--end", "2026-01-21")
     assert "Summary for export days 2026-01-21 .. 2026-01-21" in result.stdout
-    assert "opt-outs in the marts:" in result.stdout
-    assert "top campaign #1" in result.stdout
+    # the headlines of the run's report: its range is the last 30 days, from the first ingested
+    with duckdb.connect(str(sample_run.warehouse), read_only=True) as connection:
+        facts = connection.table("marts.fct_opt_outs").pl()
+        log = connection.table("audit.ingestion_log").pl()
+    in_range = facts.filter(pl.col("opt_out_date").is_between(dt.date(2026, 1, 1), dt.date(2026, 1, 21)))
+    assert f"2026-01-01 .. 2026-01-21 (the report's range): {in_range.height} opt-outs" in result.stdout
+    top = (
+        in_range.group_by("last_received_campaign_id")
+        .len()
+        .drop_nulls()
+        .sort(["len", "last_received_campaign_id"], descending=[True, False])
+    )
+    assert f"top campaign #1: {top['last_received_campaign_id'][0]} " in result.stdout
+    assert f"{top['len'][0]} attributed opt-outs in the range" in result.stdout
+    # and the run's own day, per table, from the audit log
+    day = log.filter((pl.col("export_date") == dt.date(2026, 1, 21)) & (pl.col("table_name") == "messages"))
+    assert f"read {day['records_read'][0]:>10}" in result.stdout
 
 
 def test_run_fails_with_one_line_reason_on_a_corrupt_file(workspace, dbt_manifest):

@@ -12,8 +12,8 @@ from pathlib import Path
 from assets.atomic_files import FileWriteError, make_staging_dir, remove_debris, replace_all
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
-from assets.report import charts, numbers
-from assets.report.data import read_report_data
+from assets.report import charts
+from assets.report.numbers import read_checked_range
 from assets.report.page import render_page
 
 SUBFOLDER = "reports"
@@ -38,19 +38,15 @@ def build_report(
     first_day, last_day, built_by = checked
     export_range = between_range(start, end)
     check_covered(export_range, first_day, last_day)
-    data = read_report_data(warehouse, start, end, built_by)
-    headline = numbers.headlines(data)
-    trend = numbers.trend(data)
-    pressure = numbers.pressure(data)
-    campaigns = numbers.top_campaigns(data)
-    retain_churn = numbers.retain_churn(data)
-    last_events = numbers.last_events(data)
+    shown = read_checked_range(warehouse, start, end, built_by)
+    headline = shown.headlines
+    campaigns = shown.campaigns
     drawn = {
-        "trend": (charts.trend_chart(trend, numbers.rate_by_platform(data)), trend),
-        "pressure": (charts.pressure_chart(pressure), pressure),
+        "trend": (charts.trend_chart(shown.trend, shown.rate_by_platform), shown.trend),
+        "pressure": (charts.pressure_chart(shown.pressure), shown.pressure),
         "campaigns": (charts.campaign_chart(campaigns), campaigns),
-        "retain_churn": (charts.retain_churn_chart(retain_churn), retain_churn),
-        "last_events": (charts.last_events_chart(last_events), last_events),
+        "retain_churn": (charts.retain_churn_chart(shown.retain_churn), shown.retain_churn),
+        "last_events": (charts.last_events_chart(shown.last_events), shown.last_events),
     }
     rendered = {name: (*charts.render(chart), frame) for name, (chart, frame) in drawn.items()}
 

@@ -1,104 +1,96 @@
-"""The report's numbers: headlines and the tables behind each chart (plain data, no drawing)."""
+"""Every number the report, the run summary and the UI show, read for one date range.
+
+Each is defined once, in SQL: the dbt views of `reporting` (dbt_project/models/reporting)
+compute them over the marts for the range this session sets (the variables
+optout_range_start / optout_range_end, macros/metrics.sql). Python only reads them and
+keeps the rows it shows (the top ranks); it computes nothing.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
 import polars as pl
 
-from assets.report.data import ReportData
+from assets.marts_builds import MartsNotReadyError, checked_export_days
+
+SCHEMA = "reporting"
+SET_START = "set variable optout_range_start = cast(? as date)"
+SET_END = "set variable optout_range_end = cast(? as date)"
 
 
-def period_rate(daily: pl.DataFrame) -> float | None:
-    """Detected opt-outs per opted-in user-day over a period (the daily risk, averaged)."""
-    base = daily["opted_in_base"].sum() if daily.height else 0
-    return daily["opt_outs_detected"].sum() / base if base else None
+@dataclass(frozen=True)
+class RangeNumbers:
+    start: dt.date
+    end: dt.date
+    headlines: dict  # rpt_headlines: opt_outs, opt_out_rate, rate_change, top_campaign_id, ...
+    trend: pl.DataFrame  # per day, all platforms
+    rate_by_platform: pl.DataFrame
+    pressure: pl.DataFrame  # per bucket, by bucket_order
+    campaigns: pl.DataFrame  # the top campaigns of the range, by rank
+    retain_churn: pl.DataFrame
+    last_events: pl.DataFrame  # the most frequent events of each lookback
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
 
-def headlines(data: ReportData) -> dict:
-    opt_outs = data.facts.height
-    rate = period_rate(data.daily)
-    previous_rate = period_rate(data.previous_daily) if data.previous_daily.height else None
-    change = (rate - previous_rate) / previous_rate if rate is not None and previous_rate else None
-    top = top_campaigns(data, limit=1)
-    return {
-        "opt_outs": opt_outs,
-        "opt_out_rate": rate,
-        "previous_opt_out_rate": previous_rate,
-        "rate_change": change,
-        "lagged_share": float(data.facts["is_lagged"].mean()) if opt_outs else None,
-        "top_campaign_id": top["campaign_id"][0] if top.height else None,
-        "top_campaign_opt_outs": int(top["attributed_opt_outs_in_range"][0]) if top.height else 0,
-    }
+def set_range(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> None:
+    """From now on this connection's reporting views cover [start, end]."""
+    connection.execute(SET_START, [start])
+    connection.execute(SET_END, [end])
 
 
-def trend(data: ReportData) -> pl.DataFrame:
-    """Per day (all platforms): detected and estimated opt-outs, opted-in base, rate."""
-    return (
-        data.daily.group_by("date")
-        .agg(
-            pl.col("opt_outs_detected").sum(),
-            pl.col("opt_outs_estimated").sum(),
-            pl.col("opted_in_base").sum(),
-        )
-        .with_columns(
-            pl.when(pl.col("opted_in_base") > 0)
-            .then(pl.col("opt_outs_detected") / pl.col("opted_in_base"))
-            .alias("opt_out_rate")
-        )
-        .sort("date")
+def view(connection: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
+    return connection.table(f"{SCHEMA}.{name}").pl()
+
+
+def read_headlines(connection: duckdb.DuckDBPyConnection) -> dict:
+    return view(connection, "rpt_headlines").to_dicts()[0]
+
+
+def read_range(
+    connection: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    campaigns: int = 10,
+    events_per_lookback: int = 8,
+) -> RangeNumbers:
+    set_range(connection, start, end)
+    return RangeNumbers(
+        start=start,
+        end=end,
+        headlines=read_headlines(connection),
+        trend=view(connection, "rpt_trend").sort("date"),
+        rate_by_platform=view(connection, "rpt_rate_by_platform").sort("date", "platform"),
+        pressure=view(connection, "rpt_pressure").sort("bucket_order"),
+        campaigns=read_top_campaigns(connection, campaigns),
+        retain_churn=view(connection, "rpt_retain_churn").sort("lookback_days", "status"),
+        last_events=view(connection, "rpt_last_events")
+        .filter(pl.col("event_rank") <= events_per_lookback)
+        .sort("lookback_days", "event_rank"),
     )
 
 
-def rate_by_platform(data: ReportData) -> pl.DataFrame:
-    return data.daily.select("date", "platform", "opt_out_rate").filter(pl.col("opt_out_rate").is_not_null())
+def read_top_campaigns(connection: duckdb.DuckDBPyConnection, limit: int) -> pl.DataFrame:
+    """The top campaigns of the range set last (set_range), by rank."""
+    return view(connection, "rpt_campaigns").filter(pl.col("campaign_rank") <= limit).sort("campaign_rank")
 
 
-def pressure(data: ReportData) -> pl.DataFrame:
-    """Opt-outs and stayers per bucket, each as a share of its group, and the daily risk."""
-    joined = data.baseline.join(
-        data.pressure, on=["bucket", "bucket_order"], how="full", coalesce=True
-    ).fill_null(0)
-    total_out, total_in = joined["opt_outs"].sum(), joined["opted_in_users"].sum()
-    return joined.with_columns(
-        (pl.col("opt_outs") / max(total_out, 1)).alias("opt_out_share"),
-        (pl.col("opted_in_users") / max(total_in, 1)).alias("stayer_share"),
-        pl.when(pl.col("opted_in_users") > 0)
-        .then(pl.col("opt_outs") / pl.col("opted_in_users"))
-        .alias("daily_risk"),
-    ).sort("bucket_order")
+def read_ingestion(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Per raw table over the export days [start, end]: days and record counts."""
+    set_range(connection, start, end)
+    return view(connection, "rpt_ingestion").sort("table_name")
 
 
-def top_campaigns(data: ReportData, limit: int = 10) -> pl.DataFrame:
-    """Campaigns by opt-outs attributed to them in the range; reach and all-time rate beside."""
-    in_range = (
-        data.facts.filter(pl.col("last_received_campaign_id").is_not_null())
-        .group_by("last_received_campaign_id")
-        .agg(pl.len().alias("attributed_opt_outs_in_range"))
-        .rename({"last_received_campaign_id": "campaign_id"})
-    )
-    revealed = (
-        data.facts.filter(pl.col("revealing_campaign_id").is_not_null())
-        .group_by("revealing_campaign_id")
-        .agg(pl.len().alias("revealed_opt_outs_in_range"))
-        .rename({"revealing_campaign_id": "campaign_id"})
-    )
-    return (
-        in_range.join(revealed, on="campaign_id", how="full", coalesce=True)
-        .fill_null(0)
-        .join(
-            data.campaigns.select(
-                "campaign_id", "campaign_name", "channel", "recipients", "attributed_opt_out_rate"
-            ),
-            on="campaign_id",
-            how="left",
-        )
-        .sort(["attributed_opt_outs_in_range", "campaign_id"], descending=[True, False])
-        .head(limit)
-    )
-
-
-def retain_churn(data: ReportData) -> pl.DataFrame:
-    return data.retain_churn
-
-
-def last_events(data: ReportData, limit_per_lookback: int = 8) -> pl.DataFrame:
-    return data.last_events.group_by("lookback_days", maintain_order=True).head(limit_per_lookback)
+def read_checked_range(warehouse: Path, start: dt.date, end: dt.date, built_by: str) -> RangeNumbers:
+    """read_range from the marts of the build `built_by`, all in one read-only connection."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # no writer can change the marts while this connection is open: check them once, here
+        if checked_export_days(connection)[2] != built_by:
+            raise MartsNotReadyError("the marts were rebuilt while the report was being made: try again")
+        return read_range(connection, start, end)

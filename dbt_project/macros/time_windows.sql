@@ -16,8 +16,27 @@
     {{ dbt.datediff(earlier, later, 'microsecond') }}
 {%- endmacro %}
 
-{#- The largest of the lookbacks that reach forward from an opt-out (activity, last events). -#}
-{% macro longest_activity_lookback() -%}
-    {%- set lookbacks = var('last_events_lookbacks') + [var('activity_window_days')] -%}
-    {{ return(lookbacks | max) }}
+{#- Every activity lookback the marts report: the last-events lookbacks and the activity window. -#}
+{% macro activity_lookbacks() -%}
+    {{ return((var('last_events_lookbacks') + [var('activity_window_days')]) | unique | sort) }}
+{%- endmacro %}
+
+{#-
+  Day numbers 0 .. 99,999 (column `day_number`), from five digit tables: portable to every
+  engine (dbt.date_spine runs a query while the model compiles, to count the days).
+-#}
+{% macro day_numbers() -%}
+    {%- set digits -%}
+        (
+            select 0 as digit union all select 1 union all select 2 union all select 3
+            union all select 4 union all select 5 union all select 6 union all select 7
+            union all select 8 union all select 9
+        )
+    {%- endset -%}
+    select d0.digit + 10 * d1.digit + 100 * d2.digit + 1000 * d3.digit + 10000 * d4.digit as day_number
+    from {{ digits }} as d0
+    cross join {{ digits }} as d1
+    cross join {{ digits }} as d2
+    cross join {{ digits }} as d3
+    cross join {{ digits }} as d4
 {%- endmacro %}

@@ -15,14 +15,16 @@ from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.day import is_export_day_folder
+from assets.report import numbers
 from assets.report.assets import report_range
 from assets.report.build import SUBFOLDER
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
 from orchestration.commands.common import CliError, check_first_day, progress, settings
-from orchestration.headlines import read_headlines
 from orchestration.instance import get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, runs_in_progress, this_process_tags
+
+TOP_CAMPAIGNS = 3  # shown in the summary
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -155,38 +157,18 @@ def wait_for_dagster_runs(instance, deadline: float) -> None:
         time.sleep(2.0)
 
 
-def ingestion_totals(config: Settings, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Per table over [start, end]: days and record counts from audit.ingestion_log.
-
-    The warehouse's view, not the lake's logs: it is where a repeat of an event an earlier
-    export day delivered is counted as a duplicate (the lake logs count repeats within a day).
-    """
-    if not config.warehouse.exists():
-        return pl.DataFrame()
-    with duckdb.connect(str(config.warehouse), read_only=True) as connection:
-        return connection.sql(
-            """
-            select table_name, count(*) as days, sum(records_read)::bigint as records_read,
-                sum(records_loaded)::bigint as records_loaded,
-                sum(records_quarantined)::bigint as records_quarantined,
-                sum(records_duplicate)::bigint as records_duplicate
-            from audit.ingestion_log
-            where export_date between ? and ?
-            group by table_name
-            order by table_name
-            """,
-            params=[start, end],
-        ).pl()
-
-
-def report_path(config: Settings, start: dt.date, end: dt.date):
-    """The report the run's report asset wrote (its range: the run's days, at least 30)."""
+def summary_report_range(config: Settings, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The range of the run's report (the run's days, at least the last 30 ingested)."""
     first_ingested = min(
         (d for t in TABLE_NAMES for d in lake.ingested_days(config.lake_dir, t)), default=start
     )
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    report_start, report_end = report_range(days, first_ingested)
-    path = config.export_dir / SUBFOLDER / f"opt_out_report_{report_start}_{report_end}.html"
+    return report_range(days, first_ingested)
+
+
+def report_path(config: Settings, start: dt.date, end: dt.date):
+    """The report of [start, end] if the run's report asset wrote it."""
+    path = config.export_dir / SUBFOLDER / f"opt_out_report_{start}_{end}.html"
     return path if path.exists() else None
 
 
@@ -195,29 +177,50 @@ def _first_line(text: str | None, width: int = 40) -> str:
 
 
 def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
-    totals = ingestion_totals(config, start, end)
+    """What the run did and what the marts now say, all read from the reporting views."""
+    report_start, report_end = summary_report_range(config, start, end)
     print(f"\nSummary for export days {start} .. {end}")
+    if config.warehouse.exists():
+        with duckdb.connect(str(config.warehouse), read_only=True) as connection:
+            totals = numbers.read_ingestion(connection, start, end)
+            numbers.set_range(connection, report_start, report_end)
+            headline = numbers.read_headlines(connection)
+            top = numbers.read_top_campaigns(connection, TOP_CAMPAIGNS)
+        print_ingestion(totals)
+        print_headlines(headline, top)
+    print(f"  lake:      {config.lake_dir}")
+    print(f"  marts:     schema `marts` in {config.warehouse}")
+    print(f"  exports:   {config.export_dir}")
+    report = report_path(config, report_start, report_end)
+    if report is not None:
+        print(f"  report:    {report}")
+
+
+def print_ingestion(totals: pl.DataFrame) -> None:
     for row in totals.iter_rows(named=True):
         print(
             f"  {row['table_name']:<14} days {row['days']:>4}  read {row['records_read']:>10}  "
             f"loaded {row['records_loaded']:>10}  quarantined {row['records_quarantined']:>7}  "
             f"duplicate {row['records_duplicate']:>7}"
         )
-    headlines = read_headlines(config.warehouse)
-    lagged = f"{headlines.lagged_share:.1%}" if headlines.lagged_share is not None else "n/a"
+
+
+def _share(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}%}"
+
+
+def print_headlines(headline: dict, top: pl.DataFrame) -> None:
+    """The report's headlines (the same range, the same views): opt-outs, rate, top campaigns."""
+    change = headline["rate_change"]
     print(
-        f"  opt-outs in the marts: {headlines.opt_outs} ({lagged} detected late, through a send or a revisit)"
+        f"  {headline['range_start']} .. {headline['range_end']} (the report's range): "
+        f"{headline['opt_outs']} opt-outs ({_share(headline['lagged_share'])} detected late, "
+        f"through a send or a revisit), opt-out rate {_share(headline['opt_out_rate'], 3)} per day"
+        + (f" ({change:+.0%} on the period before)" if change is not None else "")
     )
-    for rank, campaign in enumerate(headlines.top_campaigns, start=1):
-        rate = campaign["attributed_opt_out_rate"]
+    for row in top.filter(pl.col("attributed_opt_outs_in_range") > 0).iter_rows(named=True):
         print(
-            f"  top campaign #{rank}: {campaign['campaign_id']} ({_first_line(campaign['campaign_name'])!r}) "
-            f"{campaign['attributed_opt_outs']} attributed opt-outs of {campaign['recipients']} recipients"
-            + (f" ({rate:.2%})" if rate is not None else "")
+            f"  top campaign #{row['campaign_rank']}: {row['campaign_id']} ({_first_line(row['campaign_name'])!r}) "
+            f"{row['attributed_opt_outs_in_range']} attributed opt-outs in the range; "
+            f"{row['recipients']} recipients, {_share(row['attributed_opt_out_rate'], 2)} all time"
         )
-    print(f"  lake:      {config.lake_dir}")
-    print(f"  marts:     schema `marts` in {config.warehouse}")
-    print(f"  exports:   {config.export_dir}")
-    report = report_path(config, start, end)
-    if report is not None:
-        print(f"  report:    {report}")

@@ -1,7 +1,14 @@
-{{ config(materialized='ephemeral') }}
--- For each rebuilt opt-out and each lookback x of `last_events_lookbacks`: its status
--- (retain / pending / churn with x as the activity window).
-{%- set rebuild_from = rebuild_from_date() %}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+    )
+}}
+-- For each opt-out and each activity lookback x (activity_window_days and every one of
+-- last_events_lookbacks): retain if the user has an app event in (window_start,
+-- window_start + x], pending while window_start + x is after as_of, churn otherwise. The one
+-- place this rule lives; a build rebuilds it from its horizon on.
 
 with opt_outs as (
     select
@@ -9,14 +16,17 @@ with opt_outs as (
         user_id,
         opt_out_date,
         platform,
-        window_start,
-        as_of
-    from {{ ref('fct_opt_outs') }}
-    where opt_out_date >= cast('{{ rebuild_from }}' as date)
+        window_start
+    from {{ ref('int_opt_outs_windowed') }}
+    where opt_out_date >= {{ build_horizon('rebuild_from') }}
+),
+
+clock as (
+    select as_of from {{ ref('int_export_days_covered') }}
 ),
 
 lookbacks as (
-    {% for days in var('last_events_lookbacks') -%}
+    {% for days in activity_lookbacks() -%}
         select {{ days }} as lookback_days
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -54,11 +64,12 @@ select
         when retained.opt_out_id is not null then 'retain'
         when
             {{ dbt.dateadd('day', 'opt_out_lookbacks.lookback_days', 'opt_out_lookbacks.window_start') }}
-            > opt_out_lookbacks.as_of
+            > clock.as_of
             then 'pending'
         else 'churn'
     end as status
 from opt_out_lookbacks
+cross join clock
 left join retained
     on
         opt_out_lookbacks.opt_out_id = retained.opt_out_id

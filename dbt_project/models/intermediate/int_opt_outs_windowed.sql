@@ -1,7 +1,13 @@
-{{ config(materialized='ephemeral') }}
--- Opt-outs to (re)build, with the user's profile and the detection window. A lagged opt-out
--- (send_feedback, revisit) happened somewhere in [window_start, opted_out_at].
-{%- set rebuild_from = rebuild_from_date() %}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
+    )
+}}
+-- Every opt-out with the user's platform and browser and the detection window; a build
+-- rebuilds those from its horizon on. A lagged opt-out (send_feedback, revisit) happened
+-- somewhere in [window_start, opted_out_at].
 {%- set lag_days = var('max_detection_lag_days') %}
 
 with opt_outs as (
@@ -9,7 +15,7 @@ with opt_outs as (
     from {{ ref('int_subscription_events_sequenced') }}
     where
         is_opt_out
-        and occurred_at >= {{ day_start("cast('" ~ rebuild_from ~ "' as date)") }}
+        and occurred_at >= {{ day_start(build_horizon('rebuild_from')) }}
 ),
 
 engagement as (
@@ -19,7 +25,7 @@ engagement as (
     from {{ ref('stg_lake__messages') }}
     where
         event_type in ('delivered', 'opened')
-        and occurred_at >= {{ days_before(day_start("cast('" ~ rebuild_from ~ "' as date)"), lag_days) }}
+        and occurred_at >= {{ days_before(day_start(build_horizon('rebuild_from')), lag_days) }}
 ),
 
 last_engagement as (
@@ -40,7 +46,6 @@ with_window as (
     select
         opt_outs.event_id as opt_out_id,
         opt_outs.user_id,
-        users.external_id,
         coalesce(users.platform, 'unknown') as platform,
         users.browser,
         opt_outs.occurred_at as opted_out_at,
@@ -62,7 +67,6 @@ with_window as (
 select
     opt_out_id,
     user_id,
-    external_id,
     platform,
     browser,
     opted_out_at,

@@ -5,14 +5,14 @@
         pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
     )
 }}
--- the pre-hook's horizon reads these:
--- depends_on: {{ ref('stg_lake__subscriptions') }}
--- depends_on: {{ ref('stg_lake__users') }}
 -- The app events of each opt-out's user in (window_start - x, window_start], per lookback x
 -- and event name; an opt-out without such events has no row.
 
 with activity as (
     select * from {{ ref('int_opt_out_activity') }}
+    where
+        opt_out_date >= {{ build_horizon('rebuild_from') }}
+        and lookback_days in ({{ var('last_events_lookbacks') | join(', ') }})
 )
 
 select

@@ -6,17 +6,15 @@
         post_hook="{{ refresh_external_ids() }}"
     )
 }}
--- depends_on: {{ ref('int_users_latest') }}
 -- One row per opt-out, with its window, the pressure and campaigns before it, and whether
 -- the user stayed active after it (spec/metrics.md, marts.fct_opt_outs).
-{%- set rebuild_from = rebuild_from_date() %}
 {%- set pressure_days = var('pressure_lookback_days') %}
 {%- set attribution_days = var('attribution_window_days') %}
-{%- set activity_days = var('activity_window_days') %}
 {%- set reach_back = [pressure_days, attribution_days] | max %}
 
 with opt_outs as (
     select * from {{ ref('int_opt_outs_windowed') }}
+    where opt_out_date >= {{ build_horizon('rebuild_from') }}
 ),
 
 clock as (
@@ -65,20 +63,20 @@ last_touch as (
     where occurred_at > {{ days_before('window_start', attribution_days) }}
 ),
 
-activity_after as (
-    select distinct opt_outs.opt_out_id
-    from opt_outs
-    inner join {{ ref('stg_lake__app_events') }} as app_events
-        on
-            opt_outs.user_id = app_events.user_id
-            and opt_outs.window_start < app_events.occurred_at
-            and app_events.occurred_at <= {{ days_after('opt_outs.window_start', activity_days) }}
+activity as (
+    select
+        opt_out_id,
+        status
+    from {{ ref('int_opt_out_activity') }}
+    where
+        opt_out_date >= {{ build_horizon('rebuild_from') }}
+        and lookback_days = {{ var('activity_window_days') }}
 )
 
 select
     opt_outs.opt_out_id,
     opt_outs.user_id,
-    opt_outs.external_id,
+    users.external_id,
     opt_outs.platform,
     opt_outs.browser,
     opt_outs.opted_out_at,
@@ -94,11 +92,7 @@ select
     last_received.occurred_at as last_received_at,
     last_opened.campaign_id as last_opened_campaign_id,
     last_opened.occurred_at as last_opened_at,
-    case
-        when activity_after.opt_out_id is not null then 'retain'
-        when {{ days_after('opt_outs.window_start', activity_days) }} > clock.as_of then 'pending'
-        else 'churn'
-    end as activity_status,
+    activity.status as activity_status,
     clock.as_of
 from opt_outs
 cross join clock
@@ -114,5 +108,7 @@ left join last_touch as last_opened
         opt_outs.opt_out_id = last_opened.opt_out_id
         and last_opened.event_type = 'opened'
         and last_opened.recency_rank = 1
-left join activity_after
-    on opt_outs.opt_out_id = activity_after.opt_out_id
+left join activity
+    on opt_outs.opt_out_id = activity.opt_out_id
+left join {{ ref('int_users_latest') }} as users
+    on opt_outs.user_id = users.user_id

@@ -64,10 +64,7 @@ select
     coalesce(reach.recipients, 0) as recipients,
     coalesce(reach.openers, 0) as openers,
     coalesce(attributed.attributed_opt_outs, 0) as attributed_opt_outs,
-    case
-        when coalesce(reach.recipients, 0) > 0
-            then cast(coalesce(attributed.attributed_opt_outs, 0) as {{ type_double() }}) / reach.recipients
-    end as attributed_opt_out_rate,
+    {{ share_of('coalesce(attributed.attributed_opt_outs, 0)', 'reach.recipients') }} as attributed_opt_out_rate,
     coalesce(opened.opened_then_opted_out, 0) as opened_then_opted_out,
     coalesce(revealed.revealed_opt_outs, 0) as revealed_opt_outs
 from campaign_ids

@@ -6,7 +6,6 @@
     )
 }}
 -- "Events in last (x) days" before opt-out, per opt-out day, platform, lookback, status, event.
-{%- set rebuild_from = rebuild_from_date() %}
 
 select
     opt_out_date,
@@ -17,5 +16,5 @@ select
     sum(event_count) as total_events,
     count(distinct user_id) as unique_users
 from {{ ref('fct_opt_out_last_events') }}
-where opt_out_date >= cast('{{ rebuild_from }}' as date)
+where opt_out_date >= {{ build_horizon('rebuild_from') }}
 group by opt_out_date, platform, lookback_days, status, event_name

@@ -7,10 +7,9 @@
 }}
 -- One row per covered export day and platform: opt-ins, detected and estimated opt-outs,
 -- the opted-in base at the day's start and the opt-out rate.
-{%- set first_day = daily_mart_days()['first'] %}
 
 with days as (
-    {{ daily_mart_spine() }}
+    select date from {{ ref('int_mart_days') }}
 ),
 
 platforms as (
@@ -31,7 +30,7 @@ opt_ins as (
     from {{ ref('int_subscription_events_sequenced') }} as events
     left join {{ ref('int_users_latest') }} as users
         on events.user_id = users.user_id
-    where events.is_opt_in and events.occurred_at >= {{ day_start("cast('" ~ first_day ~ "' as date)") }}
+    where events.is_opt_in and events.occurred_at >= {{ day_start(build_horizon('first_mart_day')) }}
     group by cast(events.occurred_at as date), coalesce(users.platform, 'unknown')
 ),
 
@@ -44,7 +43,7 @@ opt_outs as (
         window_start,
         {{ microseconds_between('window_start', 'opted_out_at') }} as window_microseconds
     from {{ ref('fct_opt_outs') }}
-    where opt_out_date >= cast('{{ first_day }}' as date)
+    where opt_out_date >= {{ build_horizon('first_mart_day') }}
 ),
 
 detected as (
@@ -86,15 +85,11 @@ spread as (
 
 base as (
     select
-        days.date,
-        periods.platform,
+        date,
+        platform,
         count(*) as opted_in_base
-    from {{ ref('int_subscription_periods') }} as periods
-    inner join days
-        on
-            periods.opted_in_at < {{ day_start('days.date') }}
-            and (periods.opted_out_at is null or periods.opted_out_at >= {{ day_start('days.date') }})
-    group by days.date, periods.platform
+    from {{ ref('int_opted_in_base_days') }}
+    group by date, platform
 )
 
 select
@@ -104,10 +99,7 @@ select
     coalesce(detected.opt_outs_detected, 0) as opt_outs_detected,
     cast(coalesce(spread.opt_outs_estimated, 0) as {{ type_double() }}) as opt_outs_estimated,
     coalesce(base.opted_in_base, 0) as opted_in_base,
-    case
-        when coalesce(base.opted_in_base, 0) > 0
-            then cast(coalesce(detected.opt_outs_detected, 0) as {{ type_double() }}) / base.opted_in_base
-    end as opt_out_rate
+    {{ opt_out_rate('coalesce(detected.opt_outs_detected, 0)', 'base.opted_in_base') }} as opt_out_rate
 from days
 cross join platforms
 left join opt_ins

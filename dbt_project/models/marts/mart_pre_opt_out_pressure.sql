@@ -6,7 +6,6 @@
     )
 }}
 -- "Push messages received before opt-out": opt-outs per day, platform and pressure bucket.
-{%- set rebuild_from = rebuild_from_date() %}
 
 select
     opt_out_date,
@@ -15,7 +14,7 @@ select
     {{ pressure_bucket_order('pushes_received') }} as bucket_order,
     count(*) as opt_outs
 from {{ ref('fct_opt_outs') }}
-where opt_out_date >= cast('{{ rebuild_from }}' as date)
+where opt_out_date >= {{ build_horizon('rebuild_from') }}
 group by
     opt_out_date,
     platform,

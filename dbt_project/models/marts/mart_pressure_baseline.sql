@@ -7,23 +7,14 @@
 }}
 -- The pressure of users who stayed: each covered day's opted-in base, bucketed by the pushes
 -- delivered to them in (day 00:00 - pressure_lookback_days, day 00:00].
-{%- set first_day = daily_mart_days()['first'] %}
 {%- set pressure_days = var('pressure_lookback_days') %}
 
-with days as (
-    {{ daily_mart_spine() }}
-),
-
-base_users as (
+with base_users as (
     select
-        days.date,
-        periods.user_id,
-        periods.platform
-    from {{ ref('int_subscription_periods') }} as periods
-    inner join days
-        on
-            periods.opted_in_at < {{ day_start('days.date') }}
-            and (periods.opted_out_at is null or periods.opted_out_at >= {{ day_start('days.date') }})
+        date,
+        user_id,
+        platform
+    from {{ ref('int_opted_in_base_days') }}
 ),
 
 deliveries as (
@@ -38,7 +29,7 @@ deliveries as (
     from {{ ref('stg_lake__messages') }}
     where
         event_type = 'delivered'
-        and occurred_at > {{ days_before(day_start("cast('" ~ first_day ~ "' as date)"), pressure_days) }}
+        and occurred_at > {{ days_before(day_start(build_horizon('first_mart_day')), pressure_days) }}
 ),
 
 offsets as (

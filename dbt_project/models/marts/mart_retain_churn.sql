@@ -5,9 +5,6 @@
         pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
     )
 }}
--- the pre-hook's horizon reads these:
--- depends_on: {{ ref('stg_lake__subscriptions') }}
--- depends_on: {{ ref('stg_lake__users') }}
 -- Retain / pending / churn per opt-out day, platform and lookback.
 
 select
@@ -18,4 +15,7 @@ select
     count(*) as opt_outs,
     count(distinct user_id) as users
 from {{ ref('int_opt_out_activity') }}
+where
+    opt_out_date >= {{ build_horizon('rebuild_from') }}
+    and lookback_days in ({{ var('last_events_lookbacks') | join(', ') }})
 group by opt_out_date, platform, lookback_days, status
