@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging.version import Version
 
@@ -62,6 +62,14 @@ PIPELINE_TARGET = optout_dbt.project_dir / "target" / "pipeline"
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class DbtBuildConfig(Config):
+    """The dbt build's options in the run config (the UI launchpad, `optout run --full-refresh`)."""
+
+    full_refresh: bool = False
+    """Rebuild every incremental table from the whole lake (dbt --full-refresh), as after a
+    change of a model's logic; otherwise only what the run's export days can change."""
+
+
 @dbt_assets(
     manifest=optout_dbt.manifest_path,
     project=optout_dbt,
@@ -69,11 +77,12 @@ translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
     backfill_policy=BackfillPolicy.single_run(),
     dagster_dbt_translator=translator,
 )
-def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     days = partition_days(context)
     prepare_dbt_environment()
     settings = Settings.from_env()
-    dbt_vars = build_vars(settings, days[0], days[-1])
+    dbt_vars = {} if config.full_refresh else build_vars(settings, days[0], days[-1])
+    full_refresh = ["--full-refresh"] if config.full_refresh else []
     # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
     # a re-execution of the run continues the same build
     build_id = context.run.root_run_id or context.run_id
@@ -81,11 +90,20 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     selected_marts = mart_keys & context.selected_asset_keys
     if selected_marts:
         marts_builds.start_build(settings.warehouse, build_id)
-    context.log.info(f"dbt build for export days {days[0]} .. {days[-1]} with vars {dbt_vars}")
+    context.log.info(
+        f"dbt build for export days {days[0]} .. {days[-1]}: "
+        + (
+            "full refresh"
+            if config.full_refresh
+            else f"start date {dbt_vars.get('start_date', 'none (all)')}"
+        )
+    )
     events = []
     try:
         with _build_start_date(dbt_vars.get("start_date")):
-            build = dbt.cli(["build", *BUILD_ARGS], context=context, target_path=PIPELINE_TARGET)
+            build = dbt.cli(
+                ["build", *BUILD_ARGS, *full_refresh], context=context, target_path=PIPELINE_TARGET
+            )
             for event in build.stream():
                 events.append(event)
     except Exception as exc:

@@ -104,3 +104,13 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#-
+  The config of an incremental model: appended to, after its pre-hook has dropped what the
+  build rebuilds - the export days it reloads (staging: by_export_day) or its rows from the
+  horizon on (later models: the date column that places a row before or after it).
+-#}
+{% macro incremental_config(date_column=none, by_export_day=false) -%}
+    {%- set hook = "{{ delete_reloaded_days() }}" if by_export_day else "{{ delete_rebuilt_rows('" ~ date_column ~ "') }}" -%}
+    {{ config(materialized='incremental', incremental_strategy='append', pre_hook=hook) }}
+{%- endmacro %}

@@ -5,10 +5,7 @@
   range's opt-outs over the sum of its daily bases). Null without a base.
 -#}
 {% macro opt_out_rate(opt_outs, opted_in_base) -%}
-    case
-        when {{ opted_in_base }} > 0
-            then cast({{ opt_outs }} as {{ type_double() }}) / {{ opted_in_base }}
-    end
+    {{ share_of(opt_outs, opted_in_base) }}
 {%- endmacro %}
 
 {#- part / whole as a double; null when the whole is 0 or null. -#}
@@ -34,4 +31,10 @@
 
 {% macro default__report_range_variable(name) -%}
     cast(getvariable('{{ name }}') as date)
+{%- endmacro %}
+
+{#- Joins the reporting range: rows whose `date_column` lies in the range (or in the period before it). -#}
+{% macro in_report_range(date_column, period='range') -%}
+    inner join {{ ref('rpt_range') }} as range_
+        on {{ date_column }} between range_.{{ period }}_start and range_.{{ period }}_end
 {%- endmacro %}

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
 -- For each opt-out and each activity lookback x (activity_window_days and every one of
 -- last_events_lookbacks): retain if the user has an app event in (window_start,
 -- window_start + x], pending while window_start + x is after as_of, churn otherwise. The one

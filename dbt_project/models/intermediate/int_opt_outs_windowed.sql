@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
 -- Every opt-out with the user's platform and browser and the detection window; a build
 -- rebuilds those from its horizon on. A lagged opt-out (send_feedback, revisit) happened
 -- somewhere in [window_start, opted_out_at].

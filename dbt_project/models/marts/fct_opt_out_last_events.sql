@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
 -- The app events of each opt-out's user in (window_start - x, window_start], per lookback x
 -- and event name; an opt-out without such events has no row.
 

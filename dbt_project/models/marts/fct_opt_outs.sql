@@ -1,11 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}",
-        post_hook="{{ refresh_external_ids() }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
+{{ config(post_hook="{{ refresh_external_ids() }}") }}
 -- One row per opt-out, with its window, the pressure and campaigns before it, and whether
 -- the user stayed active after it (spec/metrics.md, marts.fct_opt_outs).
 {%- set pressure_days = var('pressure_lookback_days') %}

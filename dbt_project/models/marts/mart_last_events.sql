@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
 -- "Events in last (x) days" before opt-out, per opt-out day, platform, lookback, status, event.
 
 select

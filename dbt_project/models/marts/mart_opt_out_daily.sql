@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('date') }}"
-    )
-}}
+{{ incremental_config('date') }}
 -- One row per covered export day and platform: opt-ins, detected and estimated opt-outs,
 -- the opted-in base at the day's start and the opt-out rate.
 

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('opt_out_date') }}"
-    )
-}}
+{{ incremental_config('opt_out_date') }}
 -- "Push messages received before opt-out": opt-outs per day, platform and pressure bucket.
 
 select

@@ -1,10 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_rebuilt_rows('date') }}"
-    )
-}}
+{{ incremental_config('date') }}
 -- The pressure of users who stayed: each covered day's opted-in base, bucketed by the pushes
 -- delivered to them in (day 00:00 - pressure_lookback_days, day 00:00].
 {%- set pressure_days = var('pressure_lookback_days') %}

@@ -6,8 +6,7 @@
 with in_range as (
     select facts.*
     from {{ ref('fct_opt_outs') }} as facts
-    inner join {{ ref('rpt_range') }} as range_
-        on facts.opt_out_date between range_.range_start and range_.range_end
+    {{ in_report_range('facts.opt_out_date') }}
 ),
 
 attributed as (

@@ -8,6 +8,5 @@ select
     cast(sum(ingestion.records_quarantined) as {{ dbt.type_bigint() }}) as records_quarantined,
     cast(sum(ingestion.records_duplicate) as {{ dbt.type_bigint() }}) as records_duplicate
 from {{ ref('audit_ingestion_log') }} as ingestion
-inner join {{ ref('rpt_range') }} as range_
-    on ingestion.export_date between range_.range_start and range_.range_end
+{{ in_report_range('ingestion.export_date') }}
 group by ingestion.table_name

@@ -7,8 +7,7 @@ with events as (
         cast(sum(last_events.event_count) as {{ dbt.type_bigint() }}) as total_events,
         count(distinct last_events.user_id) as unique_users
     from {{ ref('fct_opt_out_last_events') }} as last_events
-    inner join {{ ref('rpt_range') }} as range_
-        on last_events.opt_out_date between range_.range_start and range_.range_end
+    {{ in_report_range('last_events.opt_out_date') }}
     group by last_events.lookback_days, last_events.event_name
 )
 

@@ -6,8 +6,7 @@ with opted_out as (
         pressure.bucket_order,
         cast(sum(pressure.opt_outs) as {{ dbt.type_bigint() }}) as opt_outs
     from {{ ref('mart_pre_opt_out_pressure') }} as pressure
-    inner join {{ ref('rpt_range') }} as range_
-        on pressure.opt_out_date between range_.range_start and range_.range_end
+    {{ in_report_range('pressure.opt_out_date') }}
     group by pressure.bucket, pressure.bucket_order
 ),
 
@@ -17,8 +16,7 @@ stayed as (
         baseline.bucket_order,
         cast(sum(baseline.opted_in_users) as {{ dbt.type_bigint() }}) as opted_in_users
     from {{ ref('mart_pressure_baseline') }} as baseline
-    inner join {{ ref('rpt_range') }} as range_
-        on baseline.date between range_.range_start and range_.range_end
+    {{ in_report_range('baseline.date') }}
     group by baseline.bucket, baseline.bucket_order
 ),
 

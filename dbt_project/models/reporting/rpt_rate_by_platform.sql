@@ -4,6 +4,5 @@ select
     daily.platform,
     daily.opt_out_rate
 from {{ ref('mart_opt_out_daily') }} as daily
-inner join {{ ref('rpt_range') }} as range_
-    on daily.date between range_.range_start and range_.range_end
+{{ in_report_range('daily.date') }}
 where daily.opt_out_rate is not null

@@ -4,6 +4,5 @@ select
     retain_churn.status,
     cast(sum(retain_churn.opt_outs) as {{ dbt.type_bigint() }}) as opt_outs
 from {{ ref('mart_retain_churn') }} as retain_churn
-inner join {{ ref('rpt_range') }} as range_
-    on retain_churn.opt_out_date between range_.range_start and range_.range_end
+{{ in_report_range('retain_churn.opt_out_date') }}
 group by retain_churn.lookback_days, retain_churn.status

@@ -7,6 +7,5 @@ select
     cast(sum(daily.opted_in_base) as {{ dbt.type_bigint() }}) as opted_in_base,
     {{ opt_out_rate('sum(daily.opt_outs_detected)', 'sum(daily.opted_in_base)') }} as opt_out_rate
 from {{ ref('mart_opt_out_daily') }} as daily
-inner join {{ ref('rpt_range') }} as range_
-    on daily.date between range_.range_start and range_.range_end
+{{ in_report_range('daily.date') }}
 group by daily.date

@@ -1,27 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_reloaded_days() }}"
-    )
-}}
--- Typed; each event id once (macros/versions.sql: first_delivery). A table, reloaded from
--- the run's first export day on: downstream models read it many times per run.
-{%- set reload_from = reload_from_date() %}
-
-with typed as (
-    select
-        cast(event_id as {{ dbt.type_string() }}) as event_id,
-        cast(user_id as {{ dbt.type_string() }}) as user_id,
-        cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
-        cast(event_type as {{ dbt.type_string() }}) as event_type,
-        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at,
-        cast(error_code as {{ dbt.type_string() }}) as error_code,
-        cast(export_date as date) as export_date,
-        cast(source_file as {{ dbt.type_string() }}) as source_file,
-        cast(record_number as {{ dbt.type_bigint() }}) as record_number
-    from {{ source('lake', 'messages') }}
-    where export_date >= cast('{{ reload_from }}' as date)
-)
-
-{{ first_delivery('typed', ['event_id', 'user_id', 'campaign_id', 'event_type', 'occurred_at', 'error_code', 'export_date', 'source_file', 'record_number'], this if is_incremental() else none) }}
+{{ incremental_config(by_export_day=true) }}
+-- The lake's messages, typed, each event id once (macros/versions.sql, staged_events).
+{{ staged_events('messages', {
+    'event_id': dbt.type_string(),
+    'user_id': dbt.type_string(),
+    'campaign_id': dbt.type_string(),
+    'event_type': dbt.type_string(),
+    'occurred_at': dbt.type_timestamp(),
+    'error_code': dbt.type_string()
+}) }}
