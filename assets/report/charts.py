@@ -6,9 +6,13 @@ import altair as alt
 import polars as pl
 import vl_convert
 
+from assets.platforms import REPORTED_PLATFORMS
+
 WIDTH = 640
+# one colour per platform, in the order of the platform list (the last: unknown)
 PLATFORM_COLORS = alt.Scale(
-    domain=["ios", "android", "web", "unknown"], range=["#4c78a8", "#54a24b", "#f58518", "#9d9d9d"]
+    domain=list(REPORTED_PLATFORMS),
+    range=["#4c78a8", "#54a24b", "#f58518", "#9d9d9d"][: len(REPORTED_PLATFORMS)],
 )
 
 

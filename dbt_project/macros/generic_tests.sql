@@ -18,3 +18,12 @@ select *
 from {{ model }}
 where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
 {% endtest %}
+
+{#- Every non-null value is one of the rows of `to` (a seed list) that satisfy `to_where`. -#}
+{% test listed_in(model, column_name, to, field, to_where='1 = 1') %}
+select {{ column_name }}
+from {{ model }}
+where
+    {{ column_name }} is not null
+    and {{ column_name }} not in (select {{ field }} from {{ to }} where {{ to_where }})
+{% endtest %}

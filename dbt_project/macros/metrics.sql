@@ -38,3 +38,8 @@
     inner join {{ ref('rpt_range') }} as range_
         on {{ date_column }} between range_.{{ period }}_start and range_.{{ period }}_end
 {%- endmacro %}
+
+{#- A user's platform as the marts report it: `unknown` without a profile (seeds/platforms.csv). -#}
+{% macro platform_or_unknown(platform_column) -%}
+    coalesce({{ platform_column }}, 'unknown')
+{%- endmacro %}

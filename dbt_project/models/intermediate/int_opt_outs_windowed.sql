@@ -40,7 +40,7 @@ with_window as (
     select
         opt_outs.event_id as opt_out_id,
         opt_outs.user_id,
-        coalesce(users.platform, 'unknown') as platform,
+        {{ platform_or_unknown('users.platform') }} as platform,
         users.browser,
         opt_outs.occurred_at as opted_out_at,
         cast(opt_outs.occurred_at as date) as opt_out_date,

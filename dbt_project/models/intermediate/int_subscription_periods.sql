@@ -15,7 +15,7 @@ with state_changes as (
 
 select
     state_changes.user_id,
-    coalesce(users.platform, 'unknown') as platform,
+    {{ platform_or_unknown('users.platform') }} as platform,
     state_changes.event_id as opt_in_id,
     state_changes.occurred_at as opted_in_at,
     state_changes.next_change_event_id as opt_out_id,

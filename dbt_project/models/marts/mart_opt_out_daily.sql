@@ -7,25 +7,19 @@ with days as (
 ),
 
 platforms as (
-    select 'ios' as platform
-    union all
-    select 'android' as platform
-    union all
-    select 'web' as platform
-    union all
-    select 'unknown' as platform
+    select platform from {{ ref('platforms') }}
 ),
 
 opt_ins as (
     select
         cast(events.occurred_at as date) as date,
-        coalesce(users.platform, 'unknown') as platform,
+        {{ platform_or_unknown('users.platform') }} as platform,
         count(*) as opt_ins
     from {{ ref('int_subscription_events_sequenced') }} as events
     left join {{ ref('int_users_latest') }} as users
         on events.user_id = users.user_id
     where events.is_opt_in and events.occurred_at >= {{ day_start(build_horizon('first_mart_day')) }}
-    group by cast(events.occurred_at as date), coalesce(users.platform, 'unknown')
+    group by cast(events.occurred_at as date), {{ platform_or_unknown('users.platform') }}
 ),
 
 opt_outs as (
