@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from assets.platforms import PROFILE_PLATFORMS
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,6 @@ class Table:
     columns: tuple[Column, ...]
     # Tables whose records carry an event_id are de-duplicated on it.
     event_id: bool = False
-    enum_rules: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def column_names(self) -> list[str]:
@@ -31,7 +32,7 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-PLATFORMS = ("ios", "android", "web")
+PLATFORMS = PROFILE_PLATFORMS  # the one list: dbt_project/seeds/platforms.csv
 BROWSERS = ("chrome", "firefox", "safari", "edge", "other")
 SUBSCRIPTION_EVENTS = ("opt_in", "opt_out")
 SUBSCRIPTION_SOURCES = ("user_settings", "os_permission", "token_invalid", "api")

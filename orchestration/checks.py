@@ -14,11 +14,11 @@ from dagster import (
 
 from assets import marts_builds
 from assets.contract import TABLE_NAMES
-from assets.ingest.assets import lake_asset_key
 from assets.ingest.lake import days_ingested_since, ingested_days
 from assets.quality.lake_suite import validate_lake
 from assets.quality.marts_suite import validate_marts
 from assets.quality.suites import SuiteOutcome, max_quarantine_share
+from orchestration.ingest_assets import lake_asset_key
 from orchestration.resources import OptoutPaths
 
 

@@ -18,10 +18,9 @@ from assets import marts_builds
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
-from assets.ingest.assets import partition_days
 from orchestration.dbt_project import dbt_executable, optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
-from orchestration.partitions import export_days
+from orchestration.partitions import export_days, partition_days
 from orchestration.warehouse_metadata import with_table_metadata
 
 GROUPS = {
@@ -43,6 +42,8 @@ class OptoutTranslator(DagsterDbtTranslator):
         return AssetKey([schema, dbt_resource_props.get("alias") or dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
         folder = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "marts"
         return GROUPS.get(folder, "marts")
 

@@ -12,29 +12,38 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 
 from assets.config import REPO_ROOT, Settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-
-# `dagster dev` started as .venv/bin/dagster (venv not activated) still finds the venv's dbt
-_venv_bin = str(Path(sys.executable).parent)
-if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])
-
-optout_dbt = DbtProject(
-    project_dir=DBT_PROJECT_DIR,
-    profiles_dir=DBT_PROJECT_DIR,
-    target=Settings.from_env().dbt_target,
-)
-optout_dbt.prepare_if_dev()
 
 
 def dbt_executable() -> str:
     """The dbt beside this Python (the venv's), whether or not the venv is on PATH."""
     beside_python = Path(sys.executable).with_name("dbt")
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+class VenvDbtPreparer(DagsterDbtProjectPreparer):
+    """dagster-dbt's preparer (`dagster dev` parses the project on load), with the venv's dbt.
+
+    The default runs whichever `dbt` is on PATH: `dagster dev` started as .venv/bin/dagster,
+    the venv not activated, would find none (or another one).
+    """
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+
+
+optout_dbt = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target=Settings.from_env().dbt_target,
+)
+VenvDbtPreparer().prepare_if_dev(optout_dbt)
 
 
 def prepare_dbt_environment() -> None:

@@ -3,13 +3,13 @@
 from dagster import Definitions
 
 from assets.config import keep_new_files_private
-from assets.exports.assets import export_assets
-from assets.ingest.assets import ingest_assets
-from assets.report.assets import opt_out_report
 from orchestration.checks import quality_checks
 from orchestration.dbt_assets import dbt_resource, optout_dbt_models
+from orchestration.export_assets import export_assets
+from orchestration.ingest_assets import ingest_assets
 from orchestration.jobs import everything_job
 from orchestration.progress_logger import progress_logger
+from orchestration.report_asset import opt_out_report
 from orchestration.resources import OptoutPaths
 from orchestration.schedules import daily_schedule, dead_run_sensor, landing_sensor
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from assets.exports.assets import BETWEEN_KEY
+from orchestration.export_assets import BETWEEN_KEY
 from orchestration.partitions import export_days
 
 EVERYTHING_JOB = "optout_everything"

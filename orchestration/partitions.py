@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import DailyPartitionsDefinition
+import datetime as dt
+
+from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
 from assets.config import Settings
 
@@ -12,3 +14,8 @@ export_days = DailyPartitionsDefinition(
     end_offset=0,
     timezone="UTC",
 )
+
+
+def partition_days(context: AssetExecutionContext) -> list[dt.date]:
+    """The export days of this run, oldest first (a single-run backfill may span many)."""
+    return [dt.date.fromisoformat(key) for key in sorted(context.partition_keys)]

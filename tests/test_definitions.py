@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.report.assets import report_range
+from assets.report.build import report_range
 from orchestration.dbt_vars import dbt_vars_for_days
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definition_keys.txt"

@@ -9,9 +9,9 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import atomic_files
-from assets.exports.assets import opted_out_users_between
 from assets.exports.opted_out_users import export_paths, write_export
 from assets.exports.ranges import ExportRange, ExportRangeError, between_range, preset_range
+from orchestration.export_assets import opted_out_users_between
 from orchestration.jobs import partition_range_tags
 from orchestration.resources import OptoutPaths
 from tests.reference.metrics import Params, fct_opt_outs, load, opted_out_users

@@ -18,10 +18,10 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets.ingest import day as day_module
-from assets.ingest.assets import ignored_folders_warning, ingest_assets, lake_asset_key
 from assets.ingest.day import LOG_SCHEMA, landing_files, unrecognised_day_folders
 from assets.ingest.lake import LOG_FILE, day_dir
 from assets.ingest.readers import DEFAULT_MAX_FILE_BYTES, UnreadableFileError, max_file_bytes
+from orchestration.ingest_assets import ignored_folders_warning, ingest_assets, lake_asset_key
 from orchestration.jobs import partition_range_tags
 from orchestration.resources import OptoutPaths
 from tests.helpers import day_folder, ingest, loaded, message, quarantined, write_csv, write_jsonl

@@ -1,65 +1,30 @@
 """The opt-out report: its numbers are the marts', it renders in Chromium, empty ranges read well."""
 
 import datetime as dt
-import json
 import re
 import shutil
 import struct
-from html.parser import HTMLParser
 
 import duckdb
 import polars as pl
 import pytest
 
 from assets.config import REPO_ROOT
-from assets.report.assets import make_report
+from assets.exports.opted_out_users import write_export
+from assets.exports.ranges import between_range
+from assets.report.build import make_report
 from tests.helpers import chromium, write_jsonl
+from tests.report_parser import parse
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHARTS = ["trend", "pressure", "campaigns", "retain_churn", "last_events"]
 
 
-class ReportParser(HTMLParser):
-    """Collects the page's metric values, chart data blocks and SVG element counts."""
-
-    def __init__(self):
-        super().__init__()
-        self.metrics, self.data, self.svg_marks, self.links = {}, {}, {}, []
-        self._data_id, self._figure = None, None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "data-metric" in attrs:
-            self.metrics[attrs["data-metric"]] = attrs["data-value"]
-        if tag == "script" and attrs.get("type") == "application/json":
-            self._data_id = attrs["id"].removeprefix("data-")
-        if tag == "figure":
-            self._figure = attrs["data-chart"]
-            self.svg_marks[self._figure] = 0
-        if self._figure and tag in ("path", "rect", "line", "circle", "text"):
-            self.svg_marks[self._figure] += 1
-        if tag == "a" and attrs.get("data-export"):
-            self.links.append(attrs["href"])
-
-    def handle_endtag(self, tag):
-        if tag == "figure":
-            self._figure = None
-
-    def handle_data(self, data):
-        if self._data_id:
-            self.data[self._data_id] = json.loads(data)
-            self._data_id = None
-
-
-def parse(path):
-    parser = ReportParser()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return parser
-
-
 @pytest.fixture(scope="module")
 def report(sample_run):
-    return make_report(sample_run.warehouse, sample_run.exports, dt.date(2026, 1, 8), dt.date(2026, 1, 21))
+    start, end = dt.date(2026, 1, 8), dt.date(2026, 1, 21)
+    write_export(sample_run.warehouse, sample_run.exports, between_range(start, end))  # the page links it
+    return make_report(sample_run.warehouse, sample_run.exports, start, end)
 
 
 def _marts(warehouse, table):

@@ -26,7 +26,6 @@ class ExportResult:
     manifest_path: Path
     row_count: int
     sha256: str
-    covered_days: tuple[dt.date, dt.date] | None
 
 
 def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFrame:
@@ -121,4 +120,4 @@ def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -
         "marts_built_by_run": built_by,
     }
     write_pair(csv_path, data, manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
-    return ExportResult(csv_path, manifest_path, rows.height, digest, (covered_start, export_range.end))
+    return ExportResult(csv_path, manifest_path, rows.height, digest)

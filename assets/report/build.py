@@ -12,11 +12,13 @@ from pathlib import Path
 from assets.atomic_files import FileWriteError, make_staging_dir, remove_debris, replace_all
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
+from assets.marts_builds import read_checked_export_days
 from assets.report import charts
 from assets.report.numbers import read_checked_range
 from assets.report.page import render_page
 
 SUBFOLDER = "reports"
+MIN_REPORT_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,19 @@ class ReportResult:
     def trend_markdown(self) -> str:
         encoded = base64.b64encode(self.trend_png).decode()
         return f"![opt-out trend](data:image/png;base64,{encoded})"
+
+
+def report_range(days: list[dt.date], first_ingested: dt.date) -> tuple[dt.date, dt.date]:
+    """A run's report: its days, widened to at least the last 30, never before the first ingested day."""
+    end = days[-1]
+    start = min(days[0], end - dt.timedelta(days=MIN_REPORT_DAYS - 1))
+    return max(start, first_ingested), end
+
+
+def make_report(warehouse: Path, export_dir: Path, start: dt.date, end: dt.date) -> ReportResult:
+    """The report of [start, end] from the checked marts; it links the range's export if written."""
+    # only days the marts were built for by a run whose checks passed (marts_builds.py)
+    return build_report(warehouse, export_dir, start, end, read_checked_export_days(warehouse))
 
 
 def build_report(

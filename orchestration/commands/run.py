@@ -16,8 +16,7 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.day import is_export_day_folder
 from assets.report import numbers
-from assets.report.assets import report_range
-from assets.report.build import SUBFOLDER
+from assets.report.build import SUBFOLDER, report_range
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.instance import get_instance

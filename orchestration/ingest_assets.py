@@ -1,7 +1,5 @@
 """Dagster assets: one per raw table, partitioned by export day, writing the Parquet lake."""
 
-import datetime as dt
-
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -21,7 +19,7 @@ from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
 from assets.warehouse_lock import WarehouseBusyError, check_run_lock_free, check_warehouse_writable
-from orchestration.partitions import export_days
+from orchestration.partitions import export_days, partition_days
 from orchestration.resources import OptoutPaths
 
 LAKE_KEY_PREFIX = "lake"
@@ -31,11 +29,6 @@ WRITABLE_PROBE_SECONDS = 10.0
 
 def lake_asset_key(table: str) -> AssetKey:
     return AssetKey([LAKE_KEY_PREFIX, table])
-
-
-def partition_days(context: AssetExecutionContext) -> list[dt.date]:
-    """The export days of this run, oldest first (a single-run backfill may span many)."""
-    return [dt.date.fromisoformat(key) for key in sorted(context.partition_keys)]
 
 
 def lake_column_schema(table: str) -> TableSchema:

@@ -1,7 +1,8 @@
 """Dagster assets writing the opted-out user files.
 
 - `exports/opted_out_users_rolling`: part of every daily run; writes the `last_week`,
-  `last_month` and `last_year` files for the run's logical date (its last export day).
+  `last_month` and `last_year` files for the run's logical date (its last export day), and
+  the file of the run's report range (the report links it).
 - `exports/opted_out_users_between`: "dates between" from the UI: select a range of daily
   partitions and launch one backfill; it runs as a single run and writes one file for the
   whole range.
@@ -18,8 +19,9 @@ from dagster import (
 
 from assets.exports.opted_out_users import ExportResult, write_export
 from assets.exports.ranges import PRESET_DAYS, between_range, preset_range
-from assets.ingest.assets import partition_days
-from orchestration.partitions import export_days
+from assets.marts_builds import read_checked_export_days
+from assets.report.build import report_range
+from orchestration.partitions import export_days, partition_days
 from orchestration.resources import OptoutPaths
 
 UPSTREAM = [AssetKey(["marts", "fct_opt_outs"]), AssetKey(["audit", "ingestion_log"])]
@@ -52,17 +54,23 @@ def export_metadata(result: ExportResult) -> dict:
     **EXPORT_ASSET,
     description=(
         "Opted-out users of the last 7, 30 and 365 days up to the run's logical date "
-        "(`last_week`, `last_month`, `last_year`), one CSV + manifest each, for follow-up "
-        "through other channels."
+        "(`last_week`, `last_month`, `last_year`), and of the range of the run's report "
+        "(its days, at least the last 30), one CSV + manifest each, for follow-up through "
+        "other channels."
     ),
 )
 def opted_out_users_rolling(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
-    logical_date = partition_days(context)[-1]
+    days = partition_days(context)
+    logical_date = days[-1]
     metadata: dict = {"logical_date": logical_date.isoformat()}
     for preset in PRESET_DAYS:
         result = write_export(paths.warehouse_path, paths.exports, preset_range(preset, logical_date))
         context.log.info(f"{preset}: {result.row_count} users -> {result.csv_path}")
         metadata.update({f"{preset}_{key}": value for key, value in export_metadata(result).items()})
+    # the range of the run's report, which links it (often last_month's file again)
+    first_day = read_checked_export_days(paths.warehouse_path)[0]
+    result = write_export(paths.warehouse_path, paths.exports, between_range(*report_range(days, first_day)))
+    metadata.update({f"report_range_{key}": value for key, value in export_metadata(result).items()})
     return MaterializeResult(metadata=metadata)
 
 

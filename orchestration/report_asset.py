@@ -1,37 +1,23 @@
 """Dagster asset: the opt-out report of the run's period, shown in the UI with its headlines."""
 
-import datetime as dt
-
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
-from assets.exports.assets import ROLLING_KEY
-from assets.exports.opted_out_users import write_export
-from assets.exports.ranges import between_range
-from assets.ingest.assets import partition_days
 from assets.marts_builds import read_checked_export_days
-from assets.report.build import build_report
-from orchestration.partitions import export_days
+from assets.report.build import make_report, report_range
+from orchestration.export_assets import ROLLING_KEY
+from orchestration.partitions import export_days, partition_days
 from orchestration.resources import OptoutPaths
 
 REPORT_KEY = AssetKey(["reports", "opt_out_report"])
-MIN_REPORT_DAYS = 30
-
-
-def report_range(days: list[dt.date], first_ingested: dt.date) -> tuple[dt.date, dt.date]:
-    """The run's days, widened to at least the last 30 days, never before the first ingested day."""
-    end = days[-1]
-    start = min(days[0], end - dt.timedelta(days=MIN_REPORT_DAYS - 1))
-    return max(start, first_ingested), end
-
-
-def make_report(warehouse, export_dir, start: dt.date | None, end: dt.date | None, days=None):
-    """Write the range's export (the report links it) and the report; returns the report."""
-    # only days the marts were built for by a run whose checks passed (marts_builds.py)
-    first_day, last_day, built_by = read_checked_export_days(warehouse)
-    if days is not None:
-        start, end = report_range(days, first_day)
-    write_export(warehouse, export_dir, between_range(start, end))
-    return build_report(warehouse, export_dir, start, end, (first_day, last_day, built_by))
+REPORTING_VIEWS = [
+    "rpt_headlines",
+    "rpt_trend",
+    "rpt_rate_by_platform",
+    "rpt_pressure",
+    "rpt_campaigns",
+    "rpt_retain_churn",
+    "rpt_last_events",
+]
 
 
 @asset(
@@ -43,6 +29,7 @@ def make_report(warehouse, export_dir, start: dt.date | None, end: dt.date | Non
         AssetKey(["marts", "mart_campaign_opt_outs"]),
         AssetKey(["marts", "mart_retain_churn"]),
         AssetKey(["marts", "fct_opt_out_last_events"]),
+        *(AssetKey(["reporting", view]) for view in REPORTING_VIEWS),
         ROLLING_KEY,
     ],
     partitions_def=export_days,
@@ -57,7 +44,10 @@ def make_report(warehouse, export_dir, start: dt.date | None, end: dt.date | Non
     ),
 )
 def opt_out_report(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
-    report = make_report(paths.warehouse_path, paths.exports, None, None, days=partition_days(context))
+    # only days the marts were built for by a run whose checks passed (marts_builds.py)
+    first_day = read_checked_export_days(paths.warehouse_path)[0]
+    start, end = report_range(partition_days(context), first_day)
+    report = make_report(paths.warehouse_path, paths.exports, start, end)
     headline = report.headlines
     context.log.info(f"report written to {report.html_path}")
     return MaterializeResult(
