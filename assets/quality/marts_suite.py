@@ -7,9 +7,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.platforms import REPORTED_PLATFORMS
 from assets.quality.suites import SuiteOutcome, run_suite
 
-PLATFORMS = ["ios", "android", "web", "unknown"]
+PLATFORMS = list(REPORTED_PLATFORMS)
 
 
 def _frames(warehouse: Path) -> dict[str, pl.DataFrame]:
