@@ -42,6 +42,14 @@ def write_temp_beside(target: Path, data: bytes) -> Path:
     return temp
 
 
+def make_folder(folder: Path) -> None:
+    """The folder files are written into (and its parents), or a FileWriteError saying why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+
+
 def make_staging_dir(folder: Path, stem: str) -> Path:
     """A hidden folder for files that must appear together (renamed in one by one, last the index)."""
     staging = temp_name(folder / stem)

@@ -15,6 +15,7 @@ from dagster import (
 from assets import marts_builds
 from assets.contract import TABLE_NAMES
 from assets.ingest.lake import days_ingested_since, ingested_days
+from assets.quality.explain import explain
 from assets.quality.lake_suite import validate_lake
 from assets.quality.marts_suite import validate_marts
 from assets.quality.suites import SuiteOutcome, max_quarantine_share
@@ -47,17 +48,13 @@ def days_to_check(paths: OptoutPaths, table: str, tags: dict[str, str]) -> list[
     return sorted(changed | set(run_days(tags, available)))
 
 
-def check_result(outcomes: list[SuiteOutcome]) -> AssetCheckResult:
+def check_result(where: str, outcomes: list[SuiteOutcome]) -> AssetCheckResult:
+    """`where`: what was checked, as a user names it (`lake/messages`, `marts`)."""
     failures = [{"suite": o.suite, **failure} for o in outcomes for failure in o.failures]
-    first = failures[0] if failures else None
     return AssetCheckResult(
         passed=not failures,
-        description=(
-            f"{len(failures)} expectation(s) failed, first: {first['suite']} {first['expectation']} "
-            f"{first['kwargs'].get('column', '')} (observed {first['observed_value']}, examples {first['examples']})"
-            if first
-            else "every expectation passed"
-        ),
+        # each failure in words (assets/quality/explain.py); the details stay in the metadata
+        description="; ".join(explain(where, failure) for failure in failures) or "every expectation passed",
         severity=AssetCheckSeverity.ERROR,
         metadata={
             "suites": ", ".join(o.suite for o in outcomes),
@@ -82,7 +79,7 @@ def _lake_check(table: str) -> AssetChecksDefinition:
     )
     def lake_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
         days = days_to_check(paths, table, context.run.tags)
-        result = check_result(validate_lake(paths.lake, table, days))
+        result = check_result(f"lake/{table}", validate_lake(paths.lake, table, days))
         context.log.info(
             f"{table}: {len(days)} days checked, max quarantine share {max_quarantine_share():.1%}, "
             f"passed={result.passed}"
@@ -103,7 +100,7 @@ def _lake_check(table: str) -> AssetChecksDefinition:
     ),
 )
 def marts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
-    result = check_result(validate_marts(paths.warehouse_path))
+    result = check_result("marts", validate_marts(paths.warehouse_path))
     # the last gate of a build: only now may exports and the report use the marts it made
     build_id = context.run.root_run_id or context.run.run_id  # as the dbt asset names it
     if result.passed:

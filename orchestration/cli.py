@@ -10,8 +10,15 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from assets.atomic_files import FileWriteError
 from assets.config import keep_new_files_private
+from assets.exports.ranges import ExportRangeError
+from assets.ingest.readers import UnreadableFileError
+from assets.warehouse_lock import WarehouseBusyError
 from orchestration.commands.common import CliError
+
+# the errors the project raises on purpose, each with a message a user acts on
+EXPECTED_ERRORS = (CliError, ExportRangeError, FileWriteError, UnreadableFileError, WarehouseBusyError)
 
 
 def _date(text: str) -> dt.date:
@@ -56,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--start", type=_date, help="first export day (default: first landed day)")
     run.add_argument("--end", type=_date, help="last export day (default: last landed day)")
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental dbt table from the whole lake (after a change of a model's logic)",
+    )
     run.add_argument(
         "--wait",
         type=_seconds,
@@ -131,8 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # each command's module is imported only when used (Dagster and dbt are slow to load)
         module = importlib.import_module(f"orchestration.commands.{args.command}")
         getattr(module, f"{args.command}_command")(args)
-    except (CliError, ValueError, OSError) as exc:
-        # one line per reason (a run can fail on several days), each naming the command
+    except EXPECTED_ERRORS as exc:
+        # one line per reason (a run can fail on several days), each naming the command;
+        # anything else is a bug and keeps its traceback
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"optout {args.command}: {line}", file=sys.stderr)
         return 1

@@ -4,13 +4,14 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import time
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config, Failure, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging.version import Version
 
@@ -18,6 +19,7 @@ from assets import marts_builds
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
+from orchestration import console
 from orchestration.dbt_project import dbt_executable, optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
 from orchestration.partitions import export_days, partition_days
@@ -100,19 +102,28 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
         )
     )
     events = []
+    started = time.time()
     try:
         with _build_start_date(dbt_vars.get("start_date")):
             build = dbt.cli(
                 ["build", *BUILD_ARGS, *full_refresh], context=context, target_path=PIPELINE_TARGET
             )
+            models, built = len(context.selected_asset_keys), 0
             for event in build.stream():
                 events.append(event)
+                if isinstance(event, Output):
+                    built += 1
+                    console.progress(context.op_def.name, built, models, "models")
     except Exception as exc:
+        problems = failed_nodes(PIPELINE_TARGET / "run_results.json", started)
+        detail = "; ".join(problems) if problems else " ".join(str(exc).split())
         if selected_marts:
             # the row may stay `building` (warehouse held by another program): refused all the same
             with contextlib.suppress(duckdb.Error):
-                marts_builds.mark_failed(settings.warehouse, build_id, f"dbt build failed: {exc}")
+                marts_builds.mark_failed(settings.warehouse, build_id, f"dbt build failed: {detail}")
         yield from events  # what dbt did build before it failed, for the UI
+        if problems:
+            raise Failure(description=f"dbt build failed: {detail}") from exc
         raise
     if selected_marts == mart_keys:
         first_day, last_day = lake.export_day_span(settings.lake_dir, TABLE_NAMES)
@@ -125,6 +136,19 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
             "run the whole job to check them together",
         )
     yield from with_table_metadata(events, settings.warehouse)
+
+
+def failed_nodes(run_results: Path, since: float) -> list[str]:
+    """`<kind> <name>: <first line of dbt's message>` of each node that failed in this build."""
+    if not run_results.exists() or run_results.stat().st_mtime < since:
+        return []  # dbt stopped before it wrote them: its own error says why
+    results = json.loads(run_results.read_text())["results"]
+    return [
+        f"{result['unique_id'].split('.')[0]} {result['unique_id'].split('.')[-1]}: "
+        + (result.get("message") or result["status"]).strip().splitlines()[0]
+        for result in results
+        if result["status"] in ("error", "fail")
+    ]
 
 
 @contextlib.contextmanager

@@ -19,6 +19,7 @@ from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
 from assets.warehouse_lock import WarehouseBusyError, check_run_lock_free, check_warehouse_writable
+from orchestration import console
 from orchestration.partitions import export_days, partition_days
 from orchestration.resources import OptoutPaths
 
@@ -98,6 +99,7 @@ def _ingest_asset(table: str) -> AssetsDefinition:
             totals["files"] += result.files_read
             unknown += [f"dt={day}/{name}" for name in result.unknown_files]
             skipped += [f"dt={day}/{entry}" for entry in result.skipped_files]
+            console.progress(context.op_def.name, index, len(days), "days")
             context.log.info(
                 f"{table}: day {index}/{len(days)} ({day}) read {result.records_read}, "
                 f"loaded {result.records_loaded}, quarantined {result.records_quarantined}, "

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from assets.atomic_files import remove_debris, replace_all, write_temp_beside
+from assets.atomic_files import make_folder, remove_debris, replace_all, write_temp_beside
 from assets.exports.ranges import ExportRange, ExportRangeError, check_covered
 from assets.marts_builds import checked_export_days
 from assets.warehouse_lock import busy_reason
@@ -104,7 +104,7 @@ def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -
     data = _csv_bytes(rows)
     digest = hashlib.sha256(data).hexdigest()
     csv_path, manifest_path = export_paths(export_dir, export_range)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(csv_path.parent)
     covered_start = max(export_range.start, first_day)
     manifest = {
         "start": export_range.start.isoformat(),

@@ -16,11 +16,12 @@ import polars as pl
 # a broken feed quarantines most records; a healthy one a few percent at most
 DEFAULT_MAX_QUARANTINE_SHARE = 0.25
 MIN_RECORDS_FOR_SHARE = 200
+QUARANTINE_SHARE_VARIABLE = "OPTOUT_MAX_QUARANTINE_SHARE"
 
 
 def max_quarantine_share() -> float:
     """Largest share of a table's records in a run that may be quarantined (OPTOUT_MAX_QUARANTINE_SHARE)."""
-    return float(os.environ.get("OPTOUT_MAX_QUARANTINE_SHARE") or DEFAULT_MAX_QUARANTINE_SHARE)
+    return float(os.environ.get(QUARANTINE_SHARE_VARIABLE) or DEFAULT_MAX_QUARANTINE_SHARE)
 
 
 @dataclass

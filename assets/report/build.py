@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.atomic_files import FileWriteError, make_staging_dir, remove_debris, replace_all
+from assets.atomic_files import FileWriteError, make_folder, make_staging_dir, remove_debris, replace_all
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
 from assets.marts_builds import read_checked_export_days
@@ -67,7 +67,7 @@ def build_report(
 
     stem = f"opt_out_report_{start.isoformat()}_{end.isoformat()}"
     folder = export_dir / SUBFOLDER
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     export_csv, _ = export_paths(export_dir, export_range)
     export_link = os.path.relpath(export_csv, folder) if export_csv.exists() else None
     page = render_page(

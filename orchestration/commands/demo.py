@@ -19,4 +19,4 @@ def demo_command(args: argparse.Namespace) -> None:
         generate_command(argparse.Namespace(out=None, **SAMPLE))
     else:
         progress(f"using the exports already in {config.landing_dir}")
-    run_command(argparse.Namespace(start=None, end=None, wait=0.0))
+    run_command(argparse.Namespace(start=None, end=None, wait=0.0, full_refresh=False))

@@ -7,14 +7,17 @@ import datetime as dt
 
 from assets.config import resolve_path
 from assets.generator.run import generate
-from orchestration.commands.common import progress, settings
+from orchestration.commands.common import CliError, progress, settings
 
 
 def generate_command(args: argparse.Namespace) -> None:
     out = resolve_path(args.out) if args.out else settings().landing_dir
     last_day = args.start + dt.timedelta(days=args.days - 1)
     progress(f"generating export days {args.start} .. {last_day} for {args.users} users into {out}")
-    summary = generate(out, args.start, args.days, args.users, args.seed, progress)
+    try:
+        summary = generate(out, args.start, args.days, args.users, args.seed, progress)
+    except OSError as exc:  # the folder the user named: not writable, full, a file
+        raise CliError(f"cannot write the exports into {out}: {exc.strerror or exc}") from exc
     per_table = ", ".join(f"{table} {count}" for table, count in summary.records.items())
     progress(
         f"done in {summary.seconds:.1f}s: {summary.total_records} records ({per_table}) in {out}, "

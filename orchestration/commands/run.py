@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
-import re
+import os
+import sys
 import time
+from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import polars as pl
@@ -19,7 +23,8 @@ from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
 from orchestration.commands.common import CliError, check_first_day, progress, settings
-from orchestration.instance import get_instance
+from orchestration.console import RunConsole
+from orchestration.instance import ensure_home, get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, runs_in_progress, this_process_tags
 
@@ -57,28 +62,53 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
     return start, end
 
 
-def run_pipeline(start: dt.date, end: dt.date) -> None:
-    """Execute the everything job for [start, end] as one run; raise CliError on failure."""
+def new_log_path() -> Path:
+    """A fresh file for the full log of one run: $DAGSTER_HOME/logs/optout-run-<UTC time>.log."""
+    folder = ensure_home() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"optout-run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
+
+
+def run_pipeline(start: dt.date, end: dt.date, log_path: Path, full_refresh: bool = False) -> None:
+    """Execute the everything job for [start, end] as one run; raise CliError on failure.
+
+    The terminal shows each step once (orchestration/console.py); everything else the run
+    says - Dagster's events, dbt's output, warnings - goes to `log_path`.
+    """
     from orchestration.dbt_project import ensure_manifest
 
     ensure_manifest()
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def(EVERYTHING_JOB)
-    result = job.execute_in_process(
-        # progress lines (days done per table, dbt nodes), not Dagster's debug events
-        run_config={"loggers": {"optout_progress": {"config": {"log_level": "INFO"}}}},
-        instance=get_instance(),
-        # the pid tag lets a later run see that this one was killed (run_health.py)
-        tags={**partition_range_tags(start.isoformat(), end.isoformat()), **this_process_tags()},
-        raise_on_error=False,
-    )
+    run_config: dict = {"loggers": {"optout_progress": {"config": {"log_file": str(log_path)}}}}
+    if full_refresh:
+        run_config["ops"] = {"optout_dbt_models": {"config": {"full_refresh": True}}}
+    terminal = sys.stderr
+    with (
+        log_path.open("a", encoding="utf-8", buffering=1) as log,
+        RunConsole(terminal, live=terminal.isatty()),
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=get_instance(),
+            # the pid tag lets a later run see that this one was killed (run_health.py)
+            tags={**partition_range_tags(start.isoformat(), end.isoformat()), **this_process_tags()},
+            raise_on_error=False,
+        )
+        if not result.success:
+            reasons = failure_reasons(result, log)
     if not result.success:
-        raise CliError("\n".join(failure_reasons(result)))
+        raise CliError("\n".join([*reasons, f"the full log: {log_path}"]))
 
 
-def failure_reasons(result) -> list[str]:
-    """Every failed blocking check and every failed step (each unreadable day with its file)."""
+def failure_reasons(result, log: TextIO) -> list[str]:
+    """Every failed blocking check and every failed step (each unreadable day with its file).
+
+    The full error of each failed step goes to the log; the reasons are one line each.
+    """
     reasons = []
     for event in result.all_events:
         evaluation = event.event_specific_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
@@ -88,32 +118,42 @@ def failure_reasons(result) -> list[str]:
             and evaluation.severity == AssetCheckSeverity.ERROR
         ):
             reasons.append(
-                f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
-                f"{evaluation.description or 'see its metadata in Dagster'}"
+                evaluation.description or f"check {evaluation.check_name} failed: see its metadata"
             )
     for event in result.all_events:
         if event.is_step_failure:
+            if event.step_failure_data.error is not None:
+                log.write(f"\nstep {event.step_key} failed:\n{event.step_failure_data.error.to_string()}\n")
             reasons.extend(_step_failure_reasons(event))
-    return reasons or ["the run failed (see the Dagster logs above)"]
+    return reasons or ["the run failed"]
+
+
+def _error_chain(error) -> list:
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = error.cause
+    return chain
 
 
 def _step_failure_reasons(event) -> list[str]:
     data = event.step_failure_data
-    failed_days = (
-        (data.user_failure_data.metadata or {}).get("failed_days") if data.user_failure_data else None
-    )
+    failure = data.user_failure_data  # a Failure the asset raised on purpose: its own words
+    failed_days = (failure.metadata or {}).get("failed_days") if failure else None
     if failed_days is not None:
         return [f"step {event.step_key} failed: {day}" for day in failed_days.value]
-    error = data.error
-    if error is not None and "DagsterAssetCheckFailedError" in {
-        error.cls_name,
-        getattr(error.cause, "cls_name", None),
-    }:
+    chain = _error_chain(data.error)
+    if any(error.cls_name == "DagsterAssetCheckFailedError" for error in chain):
         return []  # a blocking check failed: its evaluation is reported above
-    user_error = error.cause if error and error.cause and "Failure" not in error.cls_name else None
-    message = (user_error or error).message if error else "step failed"
-    # "dagster._core...Failure: <description>" -> "<description>"
-    reason = re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message.strip().splitlines()[-1])
+    if failure is not None and failure.description:
+        reason = failure.description
+    elif chain:
+        # the innermost error is the one raised in our code (Dagster wraps it)
+        innermost = chain[-1]
+        last_line = innermost.message.strip().splitlines()[-1]
+        reason = last_line.split(f"{innermost.cls_name}: ", 1)[-1]
+    else:
+        reason = "step failed"
     # a program that opened the warehouse after this run checked it: say who, in one line
     return [f"step {event.step_key} failed: {busy_reason(reason) or reason}"]
 
@@ -132,12 +172,16 @@ def run_command(args: argparse.Namespace) -> None:
                 progress(f"run {run_id[:8]} was left unfinished by a process that is gone: marked failed")
             wait_for_dagster_runs(instance, started + args.wait)
             check_warehouse_writable(config.warehouse, max(0.0, started + args.wait - time.monotonic()))
-            progress(f"materializing {days} export days {start} .. {end} through Dagster")
-            run_pipeline(start, end)
+            log_path = new_log_path()
+            progress(
+                f"materializing {days} export days {start} .. {end} through Dagster (full log: {log_path})"
+            )
+            run_pipeline(start, end, log_path, full_refresh=args.full_refresh)
     except WarehouseBusyError as exc:
         raise CliError(str(exc)) from None
     progress(f"run finished in {time.monotonic() - started:.1f}s")
     print_summary(config, start, end)
+    print(f"  full log:  {log_path}")
 
 
 def wait_for_dagster_runs(instance, deadline: float) -> None:
