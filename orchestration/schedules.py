@@ -20,7 +20,7 @@ from dagster import (
 
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
-from assets.ingest.day import is_export_day_folder
+from assets.ingest.day import landed_day_folders
 from orchestration.jobs import WAREHOUSE_TAG, everything_job, partition_range_tags
 from orchestration.run_health import reap_dead_runs
 
@@ -56,20 +56,14 @@ def daily_schedule(context: ScheduleEvaluationContext):
 def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     """A fingerprint of every landed export day: the names, sizes and times of its files."""
     entries: dict[str, list[str]] = {}
-    for table in TABLE_NAMES:
-        folder = landing_dir / table
-        if not folder.is_dir():
-            continue
-        for day_folder in folder.glob("dt=*"):
-            if not is_export_day_folder(day_folder.name):
-                continue  # the ingest asset reports such folders
-            day = day_folder.name.removeprefix("dt=")
-            for path in sorted(day_folder.iterdir()):
-                if path.is_file():
-                    stat = path.stat()
-                    entries.setdefault(day, []).append(
-                        f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-                    )
+    # folders that are no export day are not fingerprinted: the ingest asset reports them
+    for table, day, day_folder in landed_day_folders(landing_dir, TABLE_NAMES):
+        for path in sorted(day_folder.iterdir()):
+            if path.is_file():
+                stat = path.stat()
+                entries.setdefault(day.isoformat(), []).append(
+                    f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+                )
     return {
         day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         for day, lines in entries.items()

@@ -142,6 +142,24 @@ def unrecognised_day_folders(landing_dir: Path, table: str) -> list[str]:
     )
 
 
+def landed_day_folders(landing_dir: Path, tables: tuple[str, ...]) -> list[tuple[str, dt.date, Path]]:
+    """(table, export day, folder) of every export day folder that has landed, by table and day.
+
+    The one walk of the landing area: `optout run` takes its default range from it, the
+    landing sensor fingerprints the folders it finds.
+    """
+    found = []
+    for table in tables:
+        folder = landing_dir / table
+        if folder.is_dir():
+            found += [
+                (table, dt.date.fromisoformat(child.name.removeprefix("dt=")), child)
+                for child in folder.glob("dt=*")
+                if is_export_day_folder(child.name)
+            ]
+    return sorted(found)
+
+
 def is_export_day_folder(name: str) -> bool:
     # fullmatch first: Python's fromisoformat also takes `20260105` and `2026-W02-1`,
     # which the ingestion never looks for

@@ -1,3 +1,5 @@
+-- a check on mart_opt_out_daily in Dagster (it reads the facts too)
+{{ config(meta={'dagster': {'ref': {'name': 'mart_opt_out_daily'}}}) }}
 -- The daily mart's detected opt-outs are the facts of the covered days, by platform.
 with daily as (
     select

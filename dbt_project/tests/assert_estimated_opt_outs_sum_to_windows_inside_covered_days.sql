@@ -1,3 +1,5 @@
+-- a check on mart_opt_out_daily in Dagster (it reads the facts too)
+{{ config(meta={'dagster': {'ref': {'name': 'mart_opt_out_daily'}}}) }}
 -- The spread of every opt-out whose window lies inside the covered days adds up to 1 each.
 with covered as (
     select

@@ -1,3 +1,5 @@
+-- a check on mart_retain_churn in Dagster (it reads the facts too)
+{{ config(meta={'dagster': {'ref': {'name': 'mart_retain_churn'}}}) }}
 -- For every lookback, retain + pending + churn counts every opt-out of the day exactly once.
 with facts as (
     select

@@ -1,3 +1,5 @@
+-- a check on mart_pre_opt_out_pressure in Dagster (it reads the facts too)
+{{ config(meta={'dagster': {'ref': {'name': 'mart_pre_opt_out_pressure'}}}) }}
 -- Per opt-out day and platform, the pressure buckets count each opt-out once.
 with facts as (
     select

@@ -18,7 +18,7 @@ from dagster import AssetCheckSeverity
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
-from assets.ingest.day import is_export_day_folder
+from assets.ingest.day import landed_day_folders
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
@@ -32,16 +32,7 @@ TOP_CAMPAIGNS = 3  # shown in the summary
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
-    days: set[dt.date] = set()
-    for table in TABLE_NAMES:
-        folder = settings.landing_dir / table
-        if folder.is_dir():
-            days.update(
-                dt.date.fromisoformat(child.name.removeprefix("dt="))
-                for child in folder.glob("dt=*")
-                if is_export_day_folder(child.name)
-            )
-    return sorted(days)
+    return sorted({day for _, day, _ in landed_day_folders(settings.landing_dir, TABLE_NAMES)})
 
 
 def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
