@@ -88,7 +88,12 @@ def dbt_manifest() -> Path:
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory, dbt_manifest) -> Workspace:
     """A generated data set (600 users x 21 days) run through `optout run` once."""
-    ws = make_workspace(tmp_path_factory.mktemp("sample"))
-    generate(ws.landing, SAMPLE_START, 21, 600, seed=11)
+    return generated_run(tmp_path_factory.mktemp("sample"), days=21, users=600, seed=11)
+
+
+def generated_run(root: Path, days: int, users: int, seed: int) -> Workspace:
+    """A generated data set from SAMPLE_START, run through `optout run` once."""
+    ws = make_workspace(root)
+    generate(ws.landing, SAMPLE_START, days, users, seed=seed)
     ws.optout("run")
     return ws

@@ -3,18 +3,23 @@ compare two workspaces' results, and look for anything a killed writer left behi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
 from assets.config import REPO_ROOT
 from tests.conftest import Workspace
+
+LOG_NAMED = re.compile(r"full log: (\S+\.log)")
 
 
 def start_optout(ws: Workspace, *args: str) -> subprocess.Popen:
@@ -30,23 +35,53 @@ def start_optout(ws: Workspace, *args: str) -> subprocess.Popen:
     )
 
 
-def kill_when(process: subprocess.Popen, pattern: str, delay: float = 0.0, timeout: float = 600) -> str:
-    """Read the output until a line matches `pattern`, then `kill -9` the whole process group.
+def log_lines(process: subprocess.Popen, seen: list[str], timeout: float = 600) -> Iterator[str]:
+    """The lines of a run's full log as they are written; its terminal output goes to `seen`.
 
-    Returns the output seen; fails if the process ended before the moment came.
+    The terminal shows each step once; the moments the fault suite waits for (a day of a
+    table, a dbt model, an export) are in the log file the run names in its first line.
     """
-    seen = []
-    deadline = time.monotonic() + timeout
+    path = None
     for line in process.stdout:
         seen.append(line)
+        if match := LOG_NAMED.search(line):
+            path = Path(match.group(1))
+            break
+    if path is None:
+        return
+    # the rest of the terminal output is read aside, so the run never waits on a full pipe
+    drain = threading.Thread(target=lambda: seen.extend(process.stdout), daemon=True)
+    drain.start()
+    deadline = time.monotonic() + timeout
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with path.open(encoding="utf-8", errors="replace") as log:
+        while time.monotonic() < deadline:
+            line = log.readline()
+            if line:
+                yield line
+            elif process.poll() is not None:
+                yield from log
+                break
+            else:
+                time.sleep(0.02)
+    drain.join(timeout=60)
+
+
+def kill_when(process: subprocess.Popen, pattern: str, delay: float = 0.0, timeout: float = 600) -> str:
+    """Follow the run's log until a line matches `pattern`, then `kill -9` the whole process group.
+
+    Returns the terminal output seen; fails if the process ended before the moment came.
+    """
+    seen: list[str] = []
+    for line in log_lines(process, seen, timeout):
         if re.search(pattern, line):
             time.sleep(delay)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=60)
             return "".join(seen)
-        if time.monotonic() > deadline:
-            break
-    os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     raise AssertionError(f"never saw {pattern!r}; output:\n{''.join(seen)[-3000:]}")
 

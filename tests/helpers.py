@@ -59,6 +59,18 @@ def message(event_id: str, **overrides) -> dict:
     return record
 
 
+def app_event(event_id: str, user_id: str, occurred_at: str, event_name: str = "session_start") -> dict:
+    return {"event_id": event_id, "user_id": user_id, "event_name": event_name, "occurred_at": occurred_at}
+
+
+def write_good_messages(landing: Path, days: list[str]) -> None:
+    """One sound message per export day (a landing in which only what a test breaks is bad)."""
+    for day in days:
+        write_jsonl(
+            landing, "messages", day, "good.jsonl", [message(f"m-{day}", occurred_at=f"{day}T10:00:00Z")]
+        )
+
+
 def chromium(profile: Path, url: str, *extra: str, window: str = "1400,900", budget_ms: int = 15000):
     """Debian's headless Chromium with the flags this closed network needs; returns the process."""
     import subprocess

@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.helpers import message, write_jsonl
+from tests.helpers import write_good_messages
 from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
 
@@ -58,14 +58,7 @@ def test_run_prints_a_summary_with_headline_numbers(sample_run):
 
 
 def test_run_fails_with_one_line_reason_on_a_corrupt_file(workspace, dbt_manifest):
-    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
-        write_jsonl(
-            workspace.landing,
-            "messages",
-            day,
-            "good.jsonl",
-            [message(f"m-{day}", occurred_at=f"{day}T10:00:00Z")],
-        )
+    write_good_messages(workspace.landing, ["2026-01-01", "2026-01-02", "2026-01-03"])
     (workspace.landing / "messages" / "dt=2026-01-02" / "part.csv.gz").write_bytes(
         b"\x1f\x8b\x08\x00 definitely not gzip"
     )

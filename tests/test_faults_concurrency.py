@@ -14,9 +14,16 @@ import sys
 import duckdb
 import pytest
 
-from assets.generator.run import generate
-from tests.conftest import SAMPLE_START, make_workspace
-from tests.faults import export_files, lake_state, leftovers, mart_tables, start_optout, unfinished_runs
+from tests.conftest import generated_run, make_workspace
+from tests.faults import (
+    export_files,
+    lake_state,
+    leftovers,
+    log_lines,
+    mart_tables,
+    start_optout,
+    unfinished_runs,
+)
 
 DAYS, USERS, SEED = 6, 250, 8
 
@@ -24,10 +31,7 @@ DAYS, USERS, SEED = 6, 250, 8
 @pytest.fixture(scope="module")
 def alone(tmp_path_factory, dbt_manifest):
     """The data set run once, by a run that had the warehouse to itself."""
-    ws = make_workspace(tmp_path_factory.mktemp("alone"))
-    generate(ws.landing, SAMPLE_START, DAYS, USERS, seed=SEED)
-    ws.optout("run")
-    return ws
+    return generated_run(tmp_path_factory.mktemp("alone"), DAYS, USERS, SEED)
 
 
 def _copy_landing(alone, root):
@@ -132,9 +136,8 @@ def test_a_program_opening_the_warehouse_mid_run_never_yields_a_wrong_export(alo
     ws.optout("run")
     run = start_optout(ws, "run")
     holder = None
-    output = []
-    for line in run.stdout:
-        output.append(line)
+    output: list[str] = []
+    for line in log_lines(run, output):
         if holder is None and "dbt build for export days" in line:
             holder = subprocess.Popen(
                 [sys.executable, "-c", HOLD, str(ws.warehouse)], stdout=subprocess.PIPE, text=True

@@ -9,8 +9,7 @@ import shutil
 
 import pytest
 
-from assets.generator.run import generate
-from tests.conftest import SAMPLE_START, make_workspace
+from tests.conftest import generated_run, make_workspace
 from tests.faults import (
     export_files,
     kill_when,
@@ -39,10 +38,7 @@ LATER_KILLS = [
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, dbt_manifest):
-    ws = make_workspace(tmp_path_factory.mktemp("uninterrupted"))
-    generate(ws.landing, SAMPLE_START, DAYS, USERS, seed=SEED)
-    ws.optout("run")
-    return ws
+    return generated_run(tmp_path_factory.mktemp("uninterrupted"), DAYS, USERS, SEED)
 
 
 def _assert_like_uninterrupted(ws, reference) -> None:

@@ -13,7 +13,7 @@ from assets import atomic_files
 from assets.atomic_files import FileWriteError
 from assets.exports.opted_out_users import write_export
 from assets.exports.ranges import between_range
-from tests.helpers import message, write_jsonl
+from tests.helpers import write_good_messages
 
 RANGE = between_range(dt.date(2026, 1, 5), dt.date(2026, 1, 6))
 PAGE = 4096
@@ -103,14 +103,7 @@ def test_ranges_outside_the_checked_days_write_nothing(sample_run):
 
 
 def test_every_failed_day_is_listed_with_its_file(workspace, dbt_manifest):
-    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
-        write_jsonl(
-            workspace.landing,
-            "messages",
-            day,
-            "good.jsonl",
-            [message(f"m-{day}", occurred_at=f"{day}T10:00:00Z")],
-        )
+    write_good_messages(workspace.landing, ["2026-01-01", "2026-01-02", "2026-01-03"])
     broken = {
         ("messages", "2026-01-01"): "a.csv.gz",
         ("messages", "2026-01-03"): "b.jsonl.gz",

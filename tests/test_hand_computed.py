@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tests.helpers import write_jsonl
+from tests.helpers import app_event, write_jsonl
 from tests.reference.compare import warehouse_rows
 
 
@@ -122,14 +122,7 @@ def story(tmp_path_factory, dbt_manifest):
         "app_events",
         "2026-01-02",
         "a.jsonl",
-        [
-            {
-                "event_id": "a1",
-                "user_id": "u1",
-                "event_name": "session_start",
-                "occurred_at": "2026-01-02T13:00:00Z",
-            }
-        ],
+        [app_event("a1", "u1", "2026-01-02T13:00:00Z")],
     )
     write_jsonl(
         ws.landing,

@@ -66,7 +66,11 @@ def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(
     write_jsonl(workspace.landing, "messages", "2026-01-06", "zz-broken.jsonl", ["{not json"])
     monkeypatch.setenv("OPTOUT_MAX_QUARANTINE_SHARE", "0")
     failed = workspace.optout("run", "--start", "2026-01-06", "--end", "2026-01-06", check=False)
-    assert failed.returncode == 1 and "ge_lake_suite" in failed.stderr
+    assert failed.returncode == 1
+    assert (
+        "optout run: lake/messages: " in failed.stderr
+        and "of this run's records were quarantined" in failed.stderr
+    )
     assert (workspace.lake / "messages" / "dt=2026-01-06").is_dir()
 
     # the preset's default date is still the last day of the checked marts, not of the lake

@@ -13,7 +13,7 @@ from assets.config import REPO_ROOT
 from assets.exports.opted_out_users import write_export
 from assets.exports.ranges import between_range
 from assets.report.build import make_report
-from tests.helpers import chromium, write_jsonl
+from tests.helpers import app_event, chromium, write_jsonl
 from tests.report_parser import parse
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -135,14 +135,7 @@ def test_an_empty_range_reads_well(workspace, dbt_manifest):
         "app_events",
         "2026-01-02",
         "a.jsonl",
-        [
-            {
-                "event_id": "a1",
-                "user_id": "u1",
-                "event_name": "session_start",
-                "occurred_at": "2026-01-02T02:00:00Z",
-            }
-        ],
+        [app_event("a1", "u1", "2026-01-02T02:00:00Z")],
     )
     run = workspace.optout("run", "--start", "2026-01-01", "--end", "2026-01-02")
     assert "report:" in run.stdout

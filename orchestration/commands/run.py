@@ -92,7 +92,8 @@ def run_pipeline(start: dt.date, end: dt.date, log_path: Path, full_refresh: boo
         if not result.success:
             reasons = failure_reasons(result, log)
     if not result.success:
-        raise CliError("\n".join([*reasons, f"the full log: {log_path}"]))
+        terminal.write(f"  full log:  {log_path}\n")  # before the reasons: they end the output
+        raise CliError("\n".join(reasons))
 
 
 def failure_reasons(result, log: TextIO) -> list[str]:

@@ -317,28 +317,11 @@ def last_events(inputs: Inputs, facts: list[dict], p: Params) -> tuple[list[dict
         key = (row["opt_out_date"], row["platform"], row["lookback_days"], row["status"], row["event_name"])
         summary[key][0] += row["event_count"]
         summary[key][1].add(row["user_id"])
-    retain_churn = [
-        {
-            "opt_out_date": k[0],
-            "platform": k[1],
-            "lookback_days": k[2],
-            "status": k[3],
-            "opt_outs": v[0],
-            "users": len(v[1]),
-        }
-        for k, v in churn.items()
-    ]
+    grain = ("opt_out_date", "platform", "lookback_days", "status")
+    retain_churn = [_counted(grain, key, "opt_outs", "users", counts) for key, counts in churn.items()]
     events = [
-        {
-            "opt_out_date": k[0],
-            "platform": k[1],
-            "lookback_days": k[2],
-            "status": k[3],
-            "event_name": k[4],
-            "total_events": v[0],
-            "unique_users": len(v[1]),
-        }
-        for k, v in summary.items()
+        _counted((*grain, "event_name"), key, "total_events", "unique_users", counts)
+        for key, counts in summary.items()
     ]
     return retain_churn, events, detail
 
@@ -378,3 +361,8 @@ def opted_out_users(facts: list[dict], start: dt.date, end: dt.date) -> list[dic
             row["opt_outs_in_range"] += 1
             row["last_opted_out_at"] = max(row["last_opted_out_at"], fact["opted_out_at"])
     return [users[k] for k in sorted(users)]
+
+
+def _counted(grain: tuple[str, ...], key: tuple, total: str, distinct: str, counts: list) -> dict:
+    """A row of a grain with a summed count and a count of distinct users."""
+    return {**dict(zip(grain, key, strict=True)), total: counts[0], distinct: len(counts[1])}
