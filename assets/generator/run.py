@@ -22,6 +22,7 @@ import polars as pl
 from assets.contract import TABLE_NAMES
 from assets.generator import noise, writers
 from assets.generator.simulate import Simulation
+from assets.throughput import Throughput
 
 WRITER_THREADS = 2
 # Day folders planned but not yet written; bounds memory to a few days of records.
@@ -29,21 +30,13 @@ MAX_PENDING_WRITES = 2 * len(TABLE_NAMES)
 
 
 @dataclass
-class GenerateSummary:
+class GenerateSummary(Throughput):
     out: Path
     start: dt.date
     days: int
     users: int
     records: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seconds: float = 0.0
-
-    @property
-    def total_records(self) -> int:
-        return sum(self.records.values())
-
-    @property
-    def records_per_second(self) -> float:
-        return self.total_records / self.seconds if self.seconds else 0.0
 
 
 class _BackgroundWriter:

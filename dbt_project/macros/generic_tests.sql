@@ -27,3 +27,13 @@ where
     {{ column_name }} is not null
     and {{ column_name }} not in (select {{ field }} from {{ to }} where {{ to_where }})
 {% endtest %}
+
+{#- The facts the singular tests reconcile the marts against: opt-outs per day and platform. -#}
+{% macro opt_outs_per_day_and_platform() -%}
+    select
+        opt_out_date,
+        platform,
+        count(*) as opt_outs
+    from {{ ref('fct_opt_outs') }}
+    group by opt_out_date, platform
+{%- endmacro %}

@@ -10,12 +10,7 @@ with daily as (
 ),
 
 facts as (
-    select
-        opt_out_date,
-        platform,
-        count(*) as opt_outs
-    from {{ ref('fct_opt_outs') }}
-    group by opt_out_date, platform
+    {{ opt_outs_per_day_and_platform() }}
 )
 
 select daily.*

@@ -2,12 +2,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mart_retain_churn'}}}) }}
 -- For every lookback, retain + pending + churn counts every opt-out of the day exactly once.
 with facts as (
-    select
-        opt_out_date,
-        platform,
-        count(*) as opt_outs
-    from {{ ref('fct_opt_outs') }}
-    group by opt_out_date, platform
+    {{ opt_outs_per_day_and_platform() }}
 ),
 
 statuses as (

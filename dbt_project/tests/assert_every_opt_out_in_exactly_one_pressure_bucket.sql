@@ -2,12 +2,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mart_pre_opt_out_pressure'}}}) }}
 -- Per opt-out day and platform, the pressure buckets count each opt-out once.
 with facts as (
-    select
-        opt_out_date,
-        platform,
-        count(*) as opt_outs
-    from {{ ref('fct_opt_outs') }}
-    group by opt_out_date, platform
+    {{ opt_outs_per_day_and_platform() }}
 ),
 
 buckets as (

@@ -31,6 +31,7 @@ import duckdb
 from assets.contract import TABLE_NAMES
 from assets.ingest import readers
 from assets.ingest.readers import is_ignored
+from assets.throughput import Throughput
 from orchestration.commands.common import CliError
 
 THREADS = 2
@@ -48,21 +49,13 @@ _REJECTED_LINES = "select count(*) from (select distinct scan_id, file_id, line 
 
 
 @dataclass
-class ScanResult:
+class ScanResult(Throughput):
     records: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMATS, 0))
     files: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMATS, 0))
     seconds_by_format: dict[str, float] = field(default_factory=lambda: dict.fromkeys(FORMATS, 0.0))
     csv_rejected_lines: int = 0
     seconds: float = 0.0
     threads: int = THREADS
-
-    @property
-    def total_records(self) -> int:
-        return sum(self.records.values())
-
-    @property
-    def records_per_second(self) -> float:
-        return self.total_records / self.seconds if self.seconds else 0.0
 
 
 def file_format(name: str) -> str | None:

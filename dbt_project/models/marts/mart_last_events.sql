@@ -1,5 +1,5 @@
-{{ incremental_config('opt_out_date') }}
 -- "Events in last (x) days" before opt-out, per opt-out day, platform, lookback, status, event.
+{{ incremental_config('opt_out_date') }}
 
 select
     opt_out_date,

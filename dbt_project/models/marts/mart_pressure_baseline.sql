@@ -58,15 +58,4 @@ pressure as (
             and base_users.date = deliveries_per_day.date
 )
 
-select
-    date,
-    platform,
-    {{ pressure_bucket('pushes_received') }} as bucket,
-    {{ pressure_bucket_order('pushes_received') }} as bucket_order,
-    count(*) as opted_in_users
-from pressure
-group by
-    date,
-    platform,
-    {{ pressure_bucket('pushes_received') }},
-    {{ pressure_bucket_order('pushes_received') }}
+{{ count_by_pressure_bucket('pressure', 'date', 'pushes_received', 'opted_in_users') }}

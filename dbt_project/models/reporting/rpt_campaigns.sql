@@ -9,32 +9,27 @@ with in_range as (
     {{ in_report_range('facts.opt_out_date') }}
 ),
 
-attributed as (
-    select
-        last_received_campaign_id as campaign_id,
-        count(*) as opt_outs
-    from in_range
-    where last_received_campaign_id is not null
-    group by last_received_campaign_id
-),
-
-revealed as (
-    select
-        revealing_campaign_id as campaign_id,
-        count(*) as opt_outs
-    from in_range
-    where revealing_campaign_id is not null
-    group by revealing_campaign_id
-),
-
 counted as (
+    -- each opt-out counts for the campaign it is attributed to and the one that revealed it
     select
-        coalesce(attributed.campaign_id, revealed.campaign_id) as campaign_id,
-        coalesce(attributed.opt_outs, 0) as attributed_opt_outs_in_range,
-        coalesce(revealed.opt_outs, 0) as revealed_opt_outs_in_range
-    from attributed
-    full outer join revealed
-        on attributed.campaign_id = revealed.campaign_id
+        campaign_id,
+        cast(sum(attributed) as {{ dbt.type_bigint() }}) as attributed_opt_outs_in_range,
+        cast(sum(revealed) as {{ dbt.type_bigint() }}) as revealed_opt_outs_in_range
+    from (
+        select
+            last_received_campaign_id as campaign_id,
+            1 as attributed,
+            0 as revealed
+        from in_range
+        union all
+        select
+            revealing_campaign_id as campaign_id,
+            0 as attributed,
+            1 as revealed
+        from in_range
+    ) as touches
+    where campaign_id is not null
+    group by campaign_id
 )
 
 select

@@ -1,34 +1,32 @@
 -- Per pressure bucket over the range: opt-outs and the opted-in user-days of users who
 -- stayed, each as a share of its group, and the daily risk (opt-outs per opted-in user-day).
-with opted_out as (
+with counted as (
+    -- the range's opt-outs and opted-in user-days, each bucket from either side
     select
         pressure.bucket,
         pressure.bucket_order,
-        cast(sum(pressure.opt_outs) as {{ dbt.type_bigint() }}) as opt_outs
+        pressure.opt_outs,
+        0 as opted_in_users
     from {{ ref('mart_pre_opt_out_pressure') }} as pressure
     {{ in_report_range('pressure.opt_out_date') }}
-    group by pressure.bucket, pressure.bucket_order
-),
-
-stayed as (
+    union all
     select
         baseline.bucket,
         baseline.bucket_order,
-        cast(sum(baseline.opted_in_users) as {{ dbt.type_bigint() }}) as opted_in_users
+        0 as opt_outs,
+        baseline.opted_in_users
     from {{ ref('mart_pressure_baseline') }} as baseline
     {{ in_report_range('baseline.date') }}
-    group by baseline.bucket, baseline.bucket_order
 ),
 
 buckets as (
     select
-        coalesce(opted_out.bucket, stayed.bucket) as bucket,
-        coalesce(opted_out.bucket_order, stayed.bucket_order) as bucket_order,
-        coalesce(opted_out.opt_outs, 0) as opt_outs,
-        coalesce(stayed.opted_in_users, 0) as opted_in_users
-    from opted_out
-    full outer join stayed
-        on opted_out.bucket = stayed.bucket
+        bucket,
+        bucket_order,
+        cast(sum(opt_outs) as {{ dbt.type_bigint() }}) as opt_outs,
+        cast(sum(opted_in_users) as {{ dbt.type_bigint() }}) as opted_in_users
+    from counted
+    group by bucket, bucket_order
 )
 
 select
