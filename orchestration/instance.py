@@ -44,14 +44,17 @@ run_monitoring:
 """
 
 
+def instance_yaml(home: Path) -> str:
+    """The instance config of a Dagster home folder (its event log inside it, by absolute path)."""
+    return INSTANCE_YAML.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
+
+
 def ensure_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(
-            INSTANCE_YAML.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
-        )
+        config.write_text(instance_yaml(home))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assets.config import REPO_ROOT
-from orchestration.instance import INSTANCE_YAML
+from orchestration.instance import instance_yaml
 from tests.helpers import chromium
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -49,7 +49,7 @@ def _graphql(port: int) -> dict:
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory, dbt_manifest):
     home = tmp_path_factory.mktemp("dagster_home")
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    (home / "dagster.yaml").write_text(instance_yaml(home))
     port = _free_port()
     dagster = Path(sys.executable).with_name("dagster")
     process = subprocess.Popen(
