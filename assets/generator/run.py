@@ -27,6 +27,7 @@ from assets.throughput import Throughput
 WRITER_THREADS = 2
 # Day folders planned but not yet written; bounds memory to a few days of records.
 MAX_PENDING_WRITES = 2 * len(TABLE_NAMES)
+PROGRESS_EVERY_DAYS = 10
 
 
 @dataclass
@@ -84,7 +85,8 @@ def generate(
             for table in TABLE_NAMES:
                 if parts := pending.pop((table, records.day), []):
                     summary.records[table] += _export(noise_rng, writer, out, table, records.day, parts)
-            progress(f"day {index}/{days} ({records.day}) simulated")
+            if index % PROGRESS_EVERY_DAYS == 0 or index == days:  # a line per day floods a terminal
+                progress(f"day {index}/{days} ({records.day}) simulated")
     summary.seconds = time.perf_counter() - started
     return summary
 
