@@ -1,7 +1,8 @@
 """The dbt project, built once (kept apart from the @dbt_assets module: see STACK notes).
 
 `dagster-dbt project prepare-and-package --file orchestration/dbt_project.py` writes the
-manifest; `ensure_manifest()` does the same on demand for the CLI and tests.
+manifest; `ensure_manifest()` does the same on demand for the CLI and tests. Both, and the
+parse `dagster dev` runs on load, name the venv's dbt: importing this module leaves PATH alone.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+from dagster_shared.record import replace
 
 from assets.config import REPO_ROOT, Settings
 
@@ -26,24 +28,30 @@ def dbt_executable() -> str:
 
 
 class VenvDbtPreparer(DagsterDbtProjectPreparer):
-    """dagster-dbt's preparer (`dagster dev` parses the project on load), with the venv's dbt.
+    """dagster-dbt's preparer (`dagster dev` and `prepare-and-package` parse), with the venv's dbt.
 
-    The default runs whichever `dbt` is on PATH: `dagster dev` started as .venv/bin/dagster,
-    the venv not activated, would find none (or another one).
+    The default runs whichever `dbt` is on PATH: `.venv/bin/dagster dev` or
+    `.venv/bin/dagster-dbt`, the venv not activated, would find none (or another one).
     """
 
     def _prepare_manifest(self, project: DbtProject) -> None:
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
+        # as the default preparer does: seeds re-parsed at run time, with this checkout's paths
+        self._invalidate_seeds_in_partial_parse(project)
 
 
-optout_dbt = DbtProject(
-    project_dir=DBT_PROJECT_DIR,
-    profiles_dir=DBT_PROJECT_DIR,
-    target=Settings.from_env().dbt_target,
+# DbtProject takes no preparer argument; `prepare-and-package` uses the project's own
+optout_dbt = replace(
+    DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=Settings.from_env().dbt_target,
+    ),
+    preparer=VenvDbtPreparer(),
 )
-VenvDbtPreparer().prepare_if_dev(optout_dbt)
+optout_dbt.prepare_if_dev()
 
 
 def prepare_dbt_environment() -> None:

@@ -51,12 +51,18 @@ def test_the_check_sees_a_forbidden_import(tmp_path):
 BLOCKED_IMPORT = """
 import importlib, pkgutil, sys
 
+def forbidden(name):
+    top = name.split(".")[0]
+    return top.startswith("dagster") or top == "orchestration"
+
 class Blocked:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0].startswith("dagster") or name.split(".")[0] == "orchestration":
+        if forbidden(name):
             raise ImportError(f"{name} is not importable here")
         return None
 
+# a module loaded before the finder (a .pth file, say) would never reach it
+assert not [name for name in sys.modules if forbidden(name)], "loaded before the check"
 sys.meta_path.insert(0, Blocked())
 import assets
 modules = [m.name for m in pkgutil.walk_packages(assets.__path__, "assets.")]
