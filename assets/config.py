@@ -18,6 +18,7 @@ DEFAULTS = {
     "OPTOUT_LAKE_DIR": "data/lake",
     "OPTOUT_WAREHOUSE": "data/warehouse/optout.duckdb",
     "OPTOUT_EXPORT_DIR": "data/exports",
+    "OPTOUT_SERVING_DIR": "data/serving",
     "OPTOUT_DBT_TARGET": "duckdb",
     "OPTOUT_FIRST_DAY": "2025-01-01",
 }
@@ -49,6 +50,7 @@ class Settings:
     lake_dir: Path
     warehouse: Path
     export_dir: Path
+    serving_dir: Path
     dbt_target: str
     first_day: dt.date
 
@@ -64,6 +66,7 @@ class Settings:
             lake_dir=resolve_path(setting("OPTOUT_LAKE_DIR")),
             warehouse=resolve_path(setting("OPTOUT_WAREHOUSE")),
             export_dir=resolve_path(setting("OPTOUT_EXPORT_DIR")),
+            serving_dir=resolve_path(setting("OPTOUT_SERVING_DIR")),
             dbt_target=setting("OPTOUT_DBT_TARGET"),
             first_day=first_day,
         )
@@ -75,6 +78,7 @@ class Settings:
             "OPTOUT_LAKE_DIR": str(self.lake_dir),
             "OPTOUT_WAREHOUSE": str(self.warehouse),
             "OPTOUT_EXPORT_DIR": str(self.export_dir),
+            "OPTOUT_SERVING_DIR": str(self.serving_dir),
             "OPTOUT_DBT_TARGET": self.dbt_target,
             "OPTOUT_FIRST_DAY": self.first_day.isoformat(),
         }

@@ -12,12 +12,13 @@ from orchestration.progress_logger import progress_logger
 from orchestration.report_asset import opt_out_report
 from orchestration.resources import OptoutPaths
 from orchestration.schedules import daily_schedule, dead_run_sensor, landing_sensor
+from orchestration.serving_asset import serving_snapshot
 
 # the code server and the run workers it starts write the lake, warehouse and exports
 keep_new_files_private()
 
 defs = Definitions(
-    assets=[*ingest_assets, optout_dbt_models, *export_assets, opt_out_report],
+    assets=[*ingest_assets, optout_dbt_models, *export_assets, opt_out_report, serving_snapshot],
     asset_checks=quality_checks,
     jobs=[everything_job],
     schedules=[daily_schedule],

@@ -10,7 +10,7 @@ from assets.config import Settings, resolve_path
 
 
 class OptoutPaths(ConfigurableResource):
-    """Where raw exports land and where the lake, warehouse and exports live.
+    """Where raw exports land and where the lake, warehouse, exports and serving copy live.
 
     A field left empty is read from its env var when used (spec/interfaces.md), so the
     resource always agrees with dbt, which reads the same variables.
@@ -20,6 +20,7 @@ class OptoutPaths(ConfigurableResource):
     lake_dir: str = ""
     warehouse: str = ""
     export_dir: str = ""
+    serving_dir: str = ""
 
     def _resolve(self, value: str, attribute: str) -> Path:
         return resolve_path(value) if value else getattr(Settings.from_env(), attribute)
@@ -39,3 +40,7 @@ class OptoutPaths(ConfigurableResource):
     @property
     def exports(self) -> Path:
         return self._resolve(self.export_dir, "export_dir")
+
+    @property
+    def serving(self) -> Path:
+        return self._resolve(self.serving_dir, "serving_dir")

@@ -24,6 +24,7 @@ class Workspace:
     lake: Path
     warehouse: Path
     exports: Path
+    serving: Path
     dagster_home: Path
 
     def env(self) -> dict[str, str]:
@@ -32,6 +33,7 @@ class Workspace:
             "OPTOUT_LAKE_DIR": str(self.lake),
             "OPTOUT_WAREHOUSE": str(self.warehouse),
             "OPTOUT_EXPORT_DIR": str(self.exports),
+            "OPTOUT_SERVING_DIR": str(self.serving),
             "DAGSTER_HOME": str(self.dagster_home),
         }
 
@@ -59,6 +61,7 @@ def make_workspace(root: Path) -> Workspace:
         lake=root / "lake",
         warehouse=root / "warehouse" / "optout.duckdb",
         exports=root / "exports",
+        serving=root / "serving",
         dagster_home=root / "dagster_home",
     )
 
@@ -97,3 +100,10 @@ def generated_run(root: Path, days: int, users: int, seed: int) -> Workspace:
     generate(ws.landing, SAMPLE_START, days, users, seed=seed)
     ws.optout("run")
     return ws
+
+
+@pytest.fixture(autouse=True)
+def serving_dir_outside_the_repository(tmp_path_factory, monkeypatch):
+    """A run publishes a serving copy: never into the repository's data/serving from a test."""
+    if not os.environ.get("OPTOUT_SERVING_DIR"):
+        monkeypatch.setenv("OPTOUT_SERVING_DIR", str(tmp_path_factory.mktemp("serving")))

@@ -48,6 +48,7 @@ class Workspace:
             "OPTOUT_LAKE_DIR": str(self.lake),
             "OPTOUT_WAREHOUSE": str(self.warehouse),
             "OPTOUT_EXPORT_DIR": str(self.root / "exports"),
+            "OPTOUT_SERVING_DIR": str(self.root / "serving"),
             "DAGSTER_HOME": str(self.root / "dagster_home"),
             # the data set's first day: the user's own setting may start later
             "OPTOUT_FIRST_DAY": self.first_day.isoformat(),

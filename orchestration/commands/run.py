@@ -21,6 +21,7 @@ from assets.ingest import lake
 from assets.ingest.day import landed_day_folders
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
+from assets.serving.layout import DATABASE_FILE, current_snapshot
 from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.console import RunConsole
@@ -229,6 +230,9 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     report = report_path(config, report_start, report_end)
     if report is not None:
         print(f"  report:    {report}")
+    snapshot = current_snapshot(config.serving_dir)
+    if snapshot is not None:
+        print(f"  BI copy:   {config.serving_dir} ({DATABASE_FILE} + Parquet, snapshot {snapshot.name})")
 
 
 def print_ingestion(totals: pl.DataFrame) -> None:
