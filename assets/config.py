@@ -21,6 +21,8 @@ DEFAULTS = {
     "OPTOUT_SERVING_DIR": "data/serving",
     "OPTOUT_DBT_TARGET": "duckdb",
     "OPTOUT_FIRST_DAY": "2025-01-01",
+    # the BI tool's own environment and state (`optout bi`), not read by the pipeline
+    "OPTOUT_BI_DIR": "data/bi",
 }
 
 

@@ -90,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="generate sample exports if none have landed, then run everything on them"
     )
 
+    bi = commands.add_parser("bi", help="Apache Superset with optout's dashboards, reading the serving copy")
+    bi_commands = bi.add_subparsers(dest="bi_command", required=True)
+    bi_commands.add_parser(
+        "setup", help="install Superset in its own venv ($OPTOUT_BI_DIR), connect it, create the dashboards"
+    )
+    serve = bi_commands.add_parser("serve", help="serve Superset's dashboards until Ctrl-C")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive, default=8088, help="port (default 8088)")
+
     bench = commands.add_parser(
         "bench",
         help="measure generator, ingestion, backfill and daily runs at a size, against baselines and targets",
