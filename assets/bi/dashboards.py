@@ -56,7 +56,9 @@ DATASETS = [
         sql=(
             "select o.opt_out_id, o.opt_out_date, o.platform,\n"
             "       o.last_received_campaign_id as campaign_id,\n"
-            "       c.campaign_name, c.channel, c.campaign_type\n"
+            "       c.campaign_name, c.channel, c.campaign_type,\n"
+            "       -- orders ties of the top-campaign table: the smaller id first, as the report\n"
+            "       dense_rank() over (order by o.last_received_campaign_id) as campaign_order\n"
             "from marts.fct_opt_outs as o\n"
             "left join marts.mart_campaign_opt_outs as c\n"
             "    on c.campaign_id = o.last_received_campaign_id\n"
@@ -86,7 +88,7 @@ OPT_OUTS_TOTAL = Chart(
     "mart_opt_out_daily",
     "big_number_total",
     "date",
-    {"metric": metric("SUM(opt_outs_detected)", "opt-outs"), "y_axis_format": "SMART_NUMBER"},
+    {"metric": metric("SUM(opt_outs_detected)", "opt-outs"), "y_axis_format": ",d"},
     width=3,
 )
 TREND = Chart(
@@ -134,7 +136,8 @@ TOP_CAMPAIGNS = Chart(
         "query_mode": "aggregate",
         "groupby": ["campaign_id", "campaign_name", "channel"],
         "metrics": [metric("COUNT(*)", "attributed opt-outs")],
-        "timeseries_limit_metric": metric("COUNT(*)", "attributed opt-outs"),
+        # most attributed opt-outs first; ties: the smaller campaign id (the report's rule)
+        "timeseries_limit_metric": metric("COUNT(*) * 1000000000 - MIN(campaign_order)", "rank"),
         "order_desc": True,
         "row_limit": 10,
         "include_search": False,
@@ -199,6 +202,7 @@ LAST_CAMPAIGNS = Chart(
             "revealed_opt_outs",
         ],
         "order_by_cols": ['["sent_at", false]'],
+        "column_config": {"attributed_opt_out_rate": {"d3NumberFormat": ".2%"}},
         "row_limit": 25,
         "include_search": True,
     },
@@ -226,7 +230,7 @@ OPTED_OUT_USERS_COUNT = Chart(
     "fct_opt_outs",
     "big_number_total",
     "opt_out_date",
-    {"metric": metric("COUNT(DISTINCT user_id)", "users"), "y_axis_format": "SMART_NUMBER"},
+    {"metric": metric("COUNT(DISTINCT user_id)", "users"), "y_axis_format": ",d"},
     width=3,
 )
 OPTED_OUT_USERS = Chart(

@@ -44,14 +44,15 @@ def new_snapshot_folder(serving_dir: Path, snapshot_id: str) -> Path:
 
 def publish_snapshot(serving_dir: Path, staging: Path, snapshot_id: str) -> Path:
     """Make the written snapshot the one readers see; returns its folder."""
+    # the stable names first: a folder in their way fails the publish before anything changed
+    for entry in ENTRIES:
+        _ensure_link(serving_dir / entry, Path(CURRENT) / entry)
     final = serving_dir / SNAPSHOTS / snapshot_id
     try:
         os.rename(staging, final)
     except OSError as exc:
         raise FileWriteError(f"cannot publish {final}: {exc.strerror or exc}") from exc
     _replace_link(serving_dir / CURRENT, Path(SNAPSHOTS) / snapshot_id)
-    for entry in ENTRIES:
-        _ensure_link(serving_dir / entry, Path(CURRENT) / entry)
     _prune(serving_dir / SNAPSHOTS, keep=final.name)
     return final
 

@@ -18,3 +18,5 @@ CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 TALISMAN_ENABLED = False
 SQLLAB_CTAS_NO_LIMIT = True
+# no usage pixel to Superset's analytics host (this machine may have no internet at all)
+SCARF_ANALYTICS = False

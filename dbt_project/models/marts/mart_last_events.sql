@@ -7,7 +7,7 @@ select
     lookback_days,
     status,
     event_name,
-    sum(event_count) as total_events,
+    cast(sum(event_count) as {{ dbt.type_bigint() }}) as total_events,
     count(distinct user_id) as unique_users
 from {{ ref('fct_opt_out_last_events') }}
 where opt_out_date >= {{ build_horizon('rebuild_from') }}
