@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from assets.config import REPO_ROOT
+from assets.serving.layout import SNAPSHOTS
 from tests.conftest import Workspace
 
 LOG_NAMED = re.compile(r"full log: (\S+\.log)")
@@ -98,6 +99,11 @@ def mart_tables(warehouse: Path) -> dict[str, list[tuple]]:
         return {name: sorted(connection.table(f"marts.{name}").fetchall(), key=repr) for name in names}
 
 
+def serving_tables(ws: Workspace) -> dict[str, list[tuple]]:
+    """The `marts` tables of the published serving copy (its DuckDB file), as mart_tables reads them."""
+    return mart_tables(ws.serving / "optout.duckdb")
+
+
 def export_files(ws: Workspace) -> dict[str, bytes]:
     folder = ws.exports / "opted_out_users"
     return {path.name: path.read_bytes() for path in sorted(folder.glob("*.csv"))}
@@ -106,7 +112,7 @@ def export_files(ws: Workspace) -> dict[str, bytes]:
 def leftovers(ws: Workspace) -> list[str]:
     """Hidden temp files and folders anywhere in the lake, the exports and the warehouse folder."""
     found = []
-    for root in (ws.lake, ws.exports, ws.warehouse.parent):
+    for root in (ws.lake, ws.exports, ws.warehouse.parent, ws.serving):
         if root.exists():
             found += [str(path.relative_to(ws.root)) for path in root.rglob("*") if _is_leftover(path)]
     return found
@@ -114,6 +120,8 @@ def leftovers(ws: Workspace) -> list[str]:
 
 def _is_leftover(path: Path) -> bool:
     name = path.name
+    if name == SNAPSHOTS:  # the serving copy's published snapshots live there
+        return False
     hidden_temp = name.startswith(".") and (name.endswith(".tmp") or path.is_dir())
     return hidden_temp or name.startswith((".tmp-", ".old-")) or name.endswith(".wal")
 

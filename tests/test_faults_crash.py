@@ -1,7 +1,8 @@
 """Crash faults: `kill -9` of the whole `optout run` process group at each stage, then a
-normal re-run. Marts and exports must equal an uninterrupted run; no run may stay STARTED;
-nothing a killed writer left may survive the re-run; and between the kill and the re-run
-an export never covers days the checked marts do not hold."""
+normal re-run. Marts, exports and the serving copy must equal an uninterrupted run; no run
+may stay STARTED; nothing a killed writer left may survive the re-run; between the kill and
+the re-run an export never covers days the checked marts do not hold, and the serving copy
+BI tools read is always a whole snapshot of checked marts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.faults import (
     kill_when,
     leftovers,
     mart_tables,
+    serving_tables,
     start_optout,
     unfinished_runs,
 )
@@ -33,6 +35,7 @@ LATER_KILLS = [
     ("inside dbt, rebuilding the marts", r"START sql (table|incremental) model marts\.", 0.3),
     ("during the exports", r"exports__opted_out_users_rolling: last_week", 0.0),
     ("during the report", r"exports__opted_out_users_rolling: last_year", 1.0),
+    ("while publishing the serving copy", r"serving__snapshot: Started execution of step", 0.05),
 ]
 
 
@@ -43,6 +46,7 @@ def uninterrupted(tmp_path_factory, dbt_manifest):
 
 def _assert_like_uninterrupted(ws, reference) -> None:
     assert mart_tables(ws.warehouse) == mart_tables(reference.warehouse)
+    assert serving_tables(ws) == mart_tables(reference.warehouse)
     assert export_files(ws) == export_files(reference)
     assert unfinished_runs(ws) == []
     assert leftovers(ws) == []
@@ -77,6 +81,8 @@ def test_kill_at_every_stage_then_rerun_equals_an_uninterrupted_run(uninterrupte
             # the marts had passed their checks: the export is the uninterrupted one
             assert after_kill.returncode == 0, moment
             assert (ws.exports / last_week).read_bytes() == (uninterrupted.exports / last_week).read_bytes()
+        # whichever snapshot BI tools see now, it is a whole one of checked marts
+        assert serving_tables(ws) == mart_tables(uninterrupted.warehouse), moment
         rerun = ws.optout("run")
         assert "marked failed" in rerun.stdout, moment
         _assert_like_uninterrupted(ws, uninterrupted)

@@ -1,4 +1,4 @@
-"""Exports and the report cover only days the marts were built for by a run whose checks passed."""
+"""Exports, the report and the serving copy cover only days the marts were built for by a run whose checks passed."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from assets import marts_builds
 from assets.generator.run import generate
 from assets.marts_builds import MartsNotReadyError, checked_export_days
+from assets.serving.layout import current_snapshot
 from tests.conftest import SAMPLE_START, make_workspace
-from tests.faults import mart_tables
+from tests.faults import mart_tables, serving_tables
 from tests.helpers import write_jsonl
 
 
@@ -61,6 +62,7 @@ def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(
     before = workspace.optout("export", "--preset", "last_week")
     csv = workspace.exports / "opted_out_users" / "2025-12-30_2026-01-05.csv"
     exported = csv.read_bytes()
+    served = (current_snapshot(workspace.serving), serving_tables(workspace))
 
     # day 6 is ingested, then a blocking lake check fails: the marts stay as they were
     write_jsonl(workspace.landing, "messages", "2026-01-06", "zz-broken.jsonl", ["{not json"])
@@ -72,6 +74,8 @@ def test_a_run_that_ingested_but_failed_its_checks_changes_no_export(
         and "of this run's records were quarantined" in failed.stderr
     )
     assert (workspace.lake / "messages" / "dt=2026-01-06").is_dir()
+    # BI tools keep the last good snapshot
+    assert (current_snapshot(workspace.serving), serving_tables(workspace)) == served
 
     # the preset's default date is still the last day of the checked marts, not of the lake
     again = workspace.optout("export", "--preset", "last_week")
