@@ -130,8 +130,8 @@ def check_warehouse_writable(warehouse: Path, wait_seconds: float = 0.0) -> None
             if time.monotonic() >= deadline:
                 raise WarehouseBusyError(
                     f"{warehouse} is held open by {describe_process(int(match['pid']))}: "
-                    "the run cannot write it and changed nothing; close that program (BI tools can "
-                    "read a copy) or try again later"
+                    "the run cannot write it and changed nothing; close that program (BI tools read "
+                    "the serving copy in $OPTOUT_SERVING_DIR) or try again later"
                 ) from None
             time.sleep(1.0)
 

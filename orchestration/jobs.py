@@ -19,7 +19,7 @@ everything_job = define_asset_job(
     tags=WAREHOUSE_TAG,
     description=(
         "Ingest the export days, rebuild the marts they affect (dbt build, tests as checks), "
-        "write the rolling opted-out user files."
+        "write the rolling opted-out user files and the report, publish the serving copy for BI tools."
     ),
 )
 
