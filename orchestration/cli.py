@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from assets.atomic_files import FileWriteError
 from assets.config import keep_new_files_private
 from assets.exports.ranges import ExportRangeError
+from assets.generator.simulate import PlantedCampaign
 from assets.ingest.readers import UnreadableFileError
 from assets.warehouse_lock import WarehouseBusyError
 from orchestration.commands.common import CliError
@@ -44,6 +45,24 @@ def _number(kind, what: str, minimum, too_small: str):
 
 
 _positive = _number(int, "a whole number", 1, "must be at least 1")
+
+
+def _planted_campaign(text: str) -> PlantedCampaign:
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3) or parts[0] not in ("push", "web_push"):
+            raise ValueError
+        factor = float(parts[2]) if len(parts) == 3 else PlantedCampaign("push", 0).risk_factor
+        day = int(parts[1])
+        if day < 0 or factor <= 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not CHANNEL:DAY[:FACTOR] (channel push or web_push, day >= 0, factor > 0)"
+        ) from None
+    return PlantedCampaign(parts[0], day, factor)
+
+
 _seconds = _number(float, "a number of seconds", 0.0, "must not be negative")
 
 
@@ -57,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=_positive, default=60, help="number of export days")
     generate.add_argument("--users", type=_positive, default=5000, help="number of users")
     generate.add_argument("--seed", type=int, default=42, help="random seed")
+    generate.add_argument(
+        "--plant",
+        type=_planted_campaign,
+        action="append",
+        metavar="CHANNEL:DAY[:FACTOR]",
+        help="also send a bad campaign (recipients' opt-out risk x FACTOR, default 12) on export day "
+        "DAY (0-based) of channel push or web_push; repeatable",
+    )
+    generate.add_argument(
+        "--no-bad-campaigns",
+        action="store_true",
+        help="no random bad campaigns (by default 12%% of broadcasts multiply their recipients' risk by 6)",
+    )
 
     run = commands.add_parser(
         "run", help="materialize every asset for the export days [start, end] through Dagster"

@@ -3,6 +3,7 @@
 from dagster import Definitions
 
 from assets.config import keep_new_files_private
+from orchestration.alerts_asset import alert_checks, early_warnings
 from orchestration.checks import quality_checks
 from orchestration.dbt_assets import dbt_resource, optout_dbt_models
 from orchestration.export_assets import export_assets
@@ -18,8 +19,15 @@ from orchestration.serving_asset import serving_snapshot
 keep_new_files_private()
 
 defs = Definitions(
-    assets=[*ingest_assets, optout_dbt_models, *export_assets, opt_out_report, serving_snapshot],
-    asset_checks=quality_checks,
+    assets=[
+        *ingest_assets,
+        optout_dbt_models,
+        *export_assets,
+        opt_out_report,
+        serving_snapshot,
+        early_warnings,
+    ],
+    asset_checks=[*quality_checks, *alert_checks],
     jobs=[everything_job],
     schedules=[daily_schedule],
     sensors=[landing_sensor, dead_run_sensor],

@@ -21,7 +21,7 @@ import polars as pl
 
 from assets.contract import TABLE_NAMES
 from assets.generator import noise, writers
-from assets.generator.simulate import Simulation
+from assets.generator.simulate import RANDOM_BAD_SHARE, PlantedCampaign, Simulation
 from assets.throughput import Throughput
 
 WRITER_THREADS = 2
@@ -71,9 +71,11 @@ def generate(
     users: int,
     seed: int,
     progress: Callable[[str], None] = lambda _: None,
+    planted: tuple[PlantedCampaign, ...] = (),
+    random_bad_share: float = RANDOM_BAD_SHARE,
 ) -> GenerateSummary:
     started = time.perf_counter()
-    simulation = Simulation(start, days, users, seed)
+    simulation = Simulation(start, days, users, seed, planted, random_bad_share)
     noise_rng = np.random.default_rng([seed, 1])
     last_day = start + dt.timedelta(days=days - 1)
     pending: dict[tuple[str, dt.date], list[pl.DataFrame]] = defaultdict(list)

@@ -3,7 +3,8 @@
 Vectorized over users with numpy: one day of 1M users is a handful of array operations.
 Causes planted on purpose (so the marts have something to find):
 - opt-out risk grows with the pushes a user received in the last 7 days;
-- some broadcast campaigns are "bad" and multiply their recipients' opt-out risk;
+- some broadcast campaigns are "bad" and multiply their recipients' opt-out risk (12% of
+  them at random, and any campaign planted on a chosen day and channel: PlantedCampaign);
 - opt-outs go through every detection path: client settings and OS permission (seen at
   once), API, uninstalls and Chrome token loss found by the next send (send_feedback),
   Firefox token loss found at the user's next visit (revisit);
@@ -102,9 +103,34 @@ def _epoch_ms(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000)
 
 
+RANDOM_BAD_SHARE = 0.12  # of broadcast campaigns, each multiplying its recipients' risk by 6
+
+
+@dataclass(frozen=True)
+class PlantedCampaign:
+    """A bad broadcast campaign sent early on export day `day` (0-based) to 60% of a channel."""
+
+    channel: str  # "push" or "web_push"
+    day: int
+    risk_factor: float = 12.0
+
+    @property
+    def campaign_id(self) -> str:
+        return f"bc-planted-{self.channel}-d{self.day:03d}"
+
+
 class Simulation:
-    def __init__(self, start: dt.date, days: int, users: int, seed: int):
+    def __init__(
+        self,
+        start: dt.date,
+        days: int,
+        users: int,
+        seed: int,
+        planted: tuple[PlantedCampaign, ...] = (),
+        random_bad_share: float = RANDOM_BAD_SHARE,
+    ):
         self.start, self.days, self.n = start, days, users
+        self.planted, self.random_bad_share = planted, random_bad_share
         self.rng = np.random.default_rng(seed)
         rng, n = self.rng, users
         # 30% of the users exist from day one (imported), the rest join over the period.
@@ -240,13 +266,30 @@ class Simulation:
             for _ in range(rng.integers(1, 3)):
                 cid = f"bc-{self.ids['camp']:05d}"
                 self.ids["camp"] += 1
-                bad = rng.random() < 0.12
+                bad = rng.random() < self.random_bad_share
                 self.campaign_quality[cid] = 6.0 if bad else rng.uniform(0.6, 1.4)
                 sent_at = day_ms + int(rng.uniform(0.3, 0.8) * MS_PER_DAY)
                 title = rng.choice(CAMPAIGN_TITLES)
                 updated_at = sent_at - int(rng.integers(3_600_000, 48 * 3_600_000))
                 rows.append((cid, f"{title} #{cid}", channel, "broadcast", sent_at, updated_at))
                 sends.append((cid, channel, sent_at, rng.uniform(0.2, 0.6)))
+        for plant in self.planted:
+            if plant.day == offset:
+                # early in the day, so most of the day's opt-outs come after it (no random draw:
+                # the rest of the data set stays what it is without the plant)
+                cid, sent_at = plant.campaign_id, day_ms + int(0.3 * MS_PER_DAY)
+                self.campaign_quality[cid] = plant.risk_factor
+                rows.append(
+                    (
+                        cid,
+                        f"Planted: bad {plant.channel} campaign",
+                        plant.channel,
+                        "broadcast",
+                        sent_at,
+                        sent_at - 3_600_000,
+                    )
+                )
+                sends.append((cid, plant.channel, sent_at, 0.6))
         for name in AUTOMATED:
             for channel in ("push", "web_push"):
                 sends.append((f"auto-{name}-{channel}", channel, None, 0.05))

@@ -77,6 +77,7 @@ def build_report(
         {name: (svg, frame) for name, (svg, _, frame) in rendered.items()},
         campaigns,
         export_link,
+        shown.alerts,
     )
     # everything goes to a hidden folder first; files are renamed in only once all exist
     remove_debris(folder)

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.alerts.read import Alerts, read_alerts
 from assets.marts_builds import MartsNotReadyError, checked_export_days
 
 SCHEMA = "reporting"
@@ -33,6 +34,7 @@ class RangeNumbers:
     campaigns: pl.DataFrame  # the top campaigns of the range, by rank
     retain_churn: pl.DataFrame
     last_events: pl.DataFrame  # the most frequent events of each lookback
+    alerts: Alerts  # the early warnings of the range (alert marts)
 
     @property
     def days(self) -> int:
@@ -73,6 +75,7 @@ def read_range(
         last_events=view(connection, "rpt_last_events")
         .filter(pl.col("event_rank") <= events_per_lookback)
         .sort("lookback_days", "event_rank"),
+        alerts=read_alerts(connection, start, end),
     )
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import jinja2
 import polars as pl
 
+from assets.alerts.read import Alerts
+
 LAG_NOTE = (
     "On web push an opt-out is often only detected later: Chrome when the next send fails for "
     "the deleted token, Firefox when the user comes back to the site. Opt-outs found on a day "
@@ -26,7 +28,7 @@ h1 { margin-bottom: 0.2rem; } .subtitle { color: #59636e; margin-top: 0; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1.5rem 0; }
 .card { border: 1px solid #d1d9e0; border-radius: 8px; padding: 0.8rem 1.1rem; min-width: 180px; }
 .card .value { font-size: 1.7rem; font-weight: 600; } .card .label { color: #59636e; font-size: 0.9rem; }
-section { margin: 2.2rem 0; } .note { background: #f6f8fa; border-left: 4px solid #4c78a8; padding: 0.6rem 1rem; }
+section { margin: 2.2rem 0; } .warnings { border: 2px solid #e45756; padding: 0 1rem; } .note { background: #f6f8fa; border-left: 4px solid #4c78a8; padding: 0.6rem 1rem; }
 .empty { background: #fff8c5; border: 1px solid #d4a72c; padding: 1rem; border-radius: 6px; }
 table { border-collapse: collapse; font-size: 0.9rem; } td, th { border-bottom: 1px solid #d1d9e0; padding: 4px 10px; text-align: left; }
 figure { margin: 0.5rem 0; overflow-x: auto; }
@@ -138,6 +140,7 @@ def render_page(
     figures: dict[str, tuple[str, pl.DataFrame]],
     campaigns: pl.DataFrame,
     export_link: str | None,
+    alerts: Alerts | None = None,
 ) -> str:
     sections = [
         {**section, "svg": figures[section["name"]][0], "data": _json(figures[section["name"]][1])}
@@ -153,5 +156,7 @@ def render_page(
         export_link=export_link,
         sections=sections,
         campaigns=campaigns.to_dicts(),
+        day_alerts=alerts.days if alerts else [],
+        campaign_alerts=alerts.campaigns if alerts else [],
         headline_data=_json(pl.DataFrame([headline])),
     )

@@ -7,6 +7,7 @@ import datetime as dt
 
 from assets.config import resolve_path
 from assets.generator.run import generate
+from assets.generator.simulate import RANDOM_BAD_SHARE
 from orchestration.commands.common import CliError, progress, settings
 
 
@@ -15,7 +16,16 @@ def generate_command(args: argparse.Namespace) -> None:
     last_day = args.start + dt.timedelta(days=args.days - 1)
     progress(f"generating export days {args.start} .. {last_day} for {args.users} users into {out}")
     try:
-        summary = generate(out, args.start, args.days, args.users, args.seed, progress)
+        summary = generate(
+            out,
+            args.start,
+            args.days,
+            args.users,
+            args.seed,
+            progress,
+            planted=tuple(args.plant or ()),
+            random_bad_share=0.0 if args.no_bad_campaigns else RANDOM_BAD_SHARE,
+        )
     except OSError as exc:  # the folder the user named: not writable, full, a file
         raise CliError(f"cannot write the exports into {out}: {exc.strerror or exc}") from exc
     per_table = ", ".join(f"{table} {count}" for table, count in summary.records.items())

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 from dagster import AssetCheckSeverity
 
+from assets.alerts.read import Alerts, read_alerts
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
@@ -222,8 +223,10 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
             numbers.set_range(connection, report_start, report_end)
             headline = numbers.read_headlines(connection)
             top = numbers.read_top_campaigns(connection, TOP_CAMPAIGNS)
+            alerts = read_alerts(connection, start, end)
         print_ingestion(totals)
         print_headlines(headline, top)
+        print_alerts(alerts)
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
     print(f"  exports:   {config.export_dir}")
@@ -233,6 +236,16 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     snapshot = current_snapshot(config.serving_dir)
     if snapshot is not None:
         print(f"  BI copy:   {config.serving_dir} ({DATABASE_FILE} + Parquet, snapshot {snapshot.name})")
+
+
+def print_alerts(alerts: Alerts) -> None:
+    """The early warnings of the run's days (alert marts); one line when there is none."""
+    if not alerts:
+        print(f"  early warnings {alerts.start} .. {alerts.end}: none")
+        return
+    print(f"  EARLY WARNINGS {alerts.start} .. {alerts.end} ({len(alerts.days) + len(alerts.campaigns)}):")
+    for line in alerts.lines():
+        print(f"    ! {line}")
 
 
 def print_ingestion(totals: pl.DataFrame) -> None:

@@ -47,7 +47,9 @@ risk as (
 expected as (
     select
         exposures.campaign_id,
-        sum(exposures.exposure_days * coalesce(risk.daily_risk, 0)) as expected_opt_outs
+        sum(exposures.exposure_days * coalesce(risk.daily_risk, 0)) as expected_opt_outs,
+        min(exposures.delivered_at) as first_delivered_at,
+        max(exposures.delivered_at) as last_delivered_at
     from {{ ref('int_delivery_exposures') }} as exposures
     left join risk
         on exposures.platform = risk.platform and exposures.bucket_order = risk.bucket_order
@@ -75,6 +77,9 @@ select
     campaigns.channel,
     campaigns.campaign_type,
     campaigns.sent_at,
+    expected.first_delivered_at,
+    expected.last_delivered_at,
+    {{ days_after('expected.last_delivered_at', var('attribution_window_days')) }} as attributable_until,
     campaigns.recipients,
     campaigns.attributed_opt_outs,
     campaigns.revealed_opt_outs,
@@ -87,3 +92,5 @@ inner join counts
     on campaigns.campaign_id = counts.campaign_id
 inner join p_values
     on campaigns.campaign_id = p_values.campaign_id
+left join expected
+    on campaigns.campaign_id = expected.campaign_id

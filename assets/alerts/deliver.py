@@ -1,0 +1,117 @@
+"""Where alerts go: a JSON file per run, and new alerts to a Slack-compatible webhook.
+
+`$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json` holds every alert of the run's days (written
+whole or not at all). With `OPTOUT_ALERT_WEBHOOK` set, each alert not sent before is POSTed
+as its own Slack message (`text` plus one `mrkdwn` block); what was sent is kept in
+`alerts/sent.json`, so a re-run sends nothing twice. A delivery that fails is logged and
+retried by the next run; it never fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assets.alerts.read import Alerts
+from assets.atomic_files import make_folder, remove_debris, replace_all, write_temp_beside
+
+SUBFOLDER = "alerts"
+LEDGER = "sent.json"
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+@dataclass
+class Delivery:
+    sent: list[str] = field(default_factory=list)  # alert keys
+    failed: list[str] = field(default_factory=list)  # one line per failed alert
+
+
+def alert_key(kind: str, row: dict) -> str:
+    return f"day {row['date']} {row['platform']}" if kind == "day" else f"campaign {row['campaign_id']}"
+
+
+def write_alerts_file(export_dir: Path, alerts: Alerts) -> Path:
+    folder = export_dir / SUBFOLDER
+    make_folder(folder)
+    remove_debris(folder)
+    target = folder / f"{alerts.start}_{alerts.end}.json"
+    document = {
+        "start": alerts.start.isoformat(),
+        "end": alerts.end.isoformat(),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "day_alerts": alerts.days,
+        "campaign_alerts": alerts.campaigns,
+    }
+    temp = write_temp_beside(target, json.dumps(document, indent=2, default=_json_value).encode())
+    replace_all([(temp, target)])
+    return target
+
+
+def send_new_alerts(export_dir: Path, alerts: Alerts, webhook: str, log: Callable[[str], None]) -> Delivery:
+    """POST each alert not sent before; never raises for a delivery problem."""
+    folder = export_dir / SUBFOLDER
+    make_folder(folder)
+    ledger_path = folder / LEDGER
+    ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    delivery = Delivery()
+    for kind, rows in (("day", alerts.days), ("campaign", alerts.campaigns)):
+        for row in rows:
+            key = alert_key(kind, row)
+            if key in ledger:
+                continue
+            try:
+                _post(webhook, slack_message(kind, row))
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                delivery.failed.append(f"{key}: {reason}")
+                log(f"alert webhook: could not deliver {key} ({reason}); the next run tries again")
+                continue
+            ledger[key] = dt.datetime.now(dt.UTC).isoformat()
+            delivery.sent.append(key)
+    if delivery.sent:
+        temp = write_temp_beside(ledger_path, json.dumps(ledger, indent=2, sort_keys=True).encode())
+        replace_all([(temp, ledger_path)])
+    return delivery
+
+
+def slack_message(kind: str, row: dict) -> dict:
+    if kind == "day":
+        text = (
+            f":warning: Opt-out rate alert: {row['platform']} on {row['date']}: "
+            f"{row['opt_outs_estimated']:.1f} opt-outs (re-spread estimate) vs {row['expected_opt_outs']:.1f} "
+            f"expected from the previous 28 days (x{row['ratio']:.1f}, p = {row['p_value']:.1e})."
+        )
+    else:
+        text = (
+            f":warning: Campaign alert: {row['campaign_id']} ({row['channel']}, "
+            f'"{row["campaign_name"] or "no name"}"): {row["attributed_opt_outs"]} attributed opt-outs vs '
+            f"{row['expected_opt_outs']:.1f} expected among {row['recipients']} recipients at their push "
+            f"pressure (x{row['ratio']:.1f}, p = {row['p_value']:.1e}). Review its frequency, targeting and "
+            "relevance."
+        )
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def _post(url: str, message: dict) -> None:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(message).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+        if not 200 <= response.status < 300:
+            raise ValueError(f"HTTP {response.status}")
+
+
+def _json_value(value):
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, float | int):
+        return value
+    return str(value)

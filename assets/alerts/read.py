@@ -1,0 +1,70 @@
+"""The alerts of a range of export days, read from the alert marts (every number is computed in dbt).
+
+A day alert belongs to a range when its day does; a campaign alert when an opt-out inside
+the range can be attributed to the campaign: delivered before the range ends, and
+attributable (`attributable_until`, its last delivery + attribution_window_days) after it starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+
+_RATE = """
+select date, platform, opt_outs_estimated, opt_outs_detected, expected_opt_outs, ratio, p_value
+from marts.mart_opt_out_rate_alerts
+where is_alert and date between ? and ?
+order by date, platform
+"""
+_CAMPAIGNS = """
+select campaign_id, campaign_name, channel, sent_at, recipients, attributed_opt_outs,
+       revealed_opt_outs, expected_opt_outs, ratio, p_value
+from marts.mart_campaign_alerts
+where is_alert and attributable_until > ? and first_delivered_at < ?
+order by p_value, campaign_id
+"""
+
+
+@dataclass(frozen=True)
+class Alerts:
+    start: dt.date
+    end: dt.date
+    days: list[dict]  # date, platform, observed vs expected, ...
+    campaigns: list[dict]
+
+    def __bool__(self) -> bool:
+        return bool(self.days or self.campaigns)
+
+    def lines(self) -> list[str]:
+        """One line per alert, in words (run summary, logs)."""
+        out = [
+            f"{row['date']} {row['platform']}: {row['opt_outs_estimated']:.1f} opt-outs (re-spread) vs "
+            f"{row['expected_opt_outs']:.1f} expected, p = {row['p_value']:.1e}"
+            for row in self.days
+        ]
+        out += [
+            f"campaign {row['campaign_id']} ({row['channel']}, {row['campaign_name'] or 'no name'}): "
+            f"{row['attributed_opt_outs']} attributed opt-outs vs {row['expected_opt_outs']:.1f} expected "
+            f"among {row['recipients']} recipients, p = {row['p_value']:.1e}"
+            for row in self.campaigns
+        ]
+        return out
+
+
+def read_alerts(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> Alerts:
+    range_start = dt.datetime.combine(start, dt.time(), dt.UTC)
+    range_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+    return Alerts(
+        start,
+        end,
+        _rows(connection, _RATE, [start, end]),
+        _rows(connection, _CAMPAIGNS, [range_start, range_end]),
+    )
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[dict]:
+    relation = connection.execute(sql, parameters)
+    names = [column[0] for column in relation.description]
+    return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]

@@ -1,0 +1,127 @@
+"""Early warnings in Dagster: warn-level checks on the alert marts, and the asset that files and sends them."""
+
+import datetime as dt
+import os
+
+import duckdb
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from assets.alerts.deliver import send_new_alerts, write_alerts_file
+from assets.alerts.read import Alerts, read_alerts
+from orchestration.checks import run_days
+from orchestration.partitions import export_days
+from orchestration.resources import OptoutPaths
+
+RATE_ALERTS = AssetKey(["marts", "mart_opt_out_rate_alerts"])
+CAMPAIGN_ALERTS = AssetKey(["marts", "mart_campaign_alerts"])
+ALERTS_KEY = AssetKey(["alerts", "early_warnings"])
+
+
+def run_alerts(context, paths: OptoutPaths) -> Alerts:
+    """The alerts of the run's export days (from its partition tags; every covered day without)."""
+    with duckdb.connect(str(paths.warehouse_path), read_only=True) as connection:
+        covered = connection.execute(
+            "select min(date), max(date) from marts.mart_opt_out_rate_alerts"
+        ).fetchall()[0]
+        days = run_days(context.run.tags, [covered[0], covered[1]] if covered[0] else [])
+        if not days:
+            return Alerts(dt.date.min, dt.date.min, [], [])
+        return read_alerts(connection, days[0], days[-1])
+
+
+def _table(rows: list[dict], columns: list[str]) -> MetadataValue:
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "\n".join("| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows)
+    return MetadataValue.md(header + body)
+
+
+def _cell(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+@asset_check(
+    asset=RATE_ALERTS,
+    name="no_opt_out_rate_alerts",
+    blocking=False,
+    description="Warns when a day of the run's range has an opt-out rate alert (the marts' is_alert).",
+)
+def rate_alerts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
+    alerts = run_alerts(context, paths)
+    return AssetCheckResult(
+        passed=not alerts.days,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(alerts.lines()[: len(alerts.days)]) or "no day alerts",
+        metadata={
+            "alerts": len(alerts.days),
+            "days": _table(
+                alerts.days, ["date", "platform", "opt_outs_estimated", "expected_opt_outs", "p_value"]
+            ),
+        },
+    )
+
+
+@asset_check(
+    asset=CAMPAIGN_ALERTS,
+    name="no_campaign_alerts",
+    blocking=False,
+    description="Warns when a campaign delivered in the run's range has an alert (the marts' is_alert).",
+)
+def campaign_alerts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:
+    alerts = run_alerts(context, paths)
+    return AssetCheckResult(
+        passed=not alerts.campaigns,
+        severity=AssetCheckSeverity.WARN,
+        description="; ".join(alerts.lines()[len(alerts.days) :]) or "no campaign alerts",
+        metadata={
+            "alerts": len(alerts.campaigns),
+            "campaigns": _table(
+                alerts.campaigns,
+                ["campaign_id", "channel", "attributed_opt_outs", "expected_opt_outs", "p_value"],
+            ),
+        },
+    )
+
+
+@asset(
+    key=ALERTS_KEY,
+    deps=[RATE_ALERTS, CAMPAIGN_ALERTS],
+    partitions_def=export_days,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="alerts",
+    kinds={"json", "slack"},
+    owners=["team:crm"],
+    description=(
+        "The early warnings of the run's export days: every day and campaign alert in "
+        "$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json, and each alert not sent before POSTed to "
+        "OPTOUT_ALERT_WEBHOOK (Slack-compatible) when set; a delivery failure is logged, never fatal."
+    ),
+)
+def early_warnings(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
+    alerts = run_alerts(context, paths)
+    path = write_alerts_file(paths.exports, alerts)
+    for line in alerts.lines():
+        context.log.warning(f"early warning: {line}")
+    metadata: dict = {
+        "path": MetadataValue.path(str(path)),
+        "day_alerts": len(alerts.days),
+        "campaign_alerts": len(alerts.campaigns),
+    }
+    webhook = os.environ.get("OPTOUT_ALERT_WEBHOOK", "").strip()
+    if webhook:
+        delivery = send_new_alerts(paths.exports, alerts, webhook, context.log.warning)
+        metadata.update({"sent": len(delivery.sent), "delivery_failures": len(delivery.failed)})
+    return MaterializeResult(metadata=metadata)
+
+
+alert_checks = [rate_alerts_check, campaign_alerts_check]
