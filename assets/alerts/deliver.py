@@ -84,17 +84,21 @@ def slack_message(kind: str, row: dict) -> dict:
         text = (
             f":warning: Opt-out rate alert: {row['platform']} on {row['date']}: "
             f"{row['opt_outs_estimated']:.1f} opt-outs (re-spread estimate) vs {row['expected_opt_outs']:.1f} "
-            f"expected from the previous 28 days (x{row['ratio']:.1f}, p = {row['p_value']:.1e})."
+            f"expected from the days before ({_times(row['ratio'])}, {row['p_shown']})."
         )
     else:
         text = (
             f":warning: Campaign alert: {row['campaign_id']} ({row['channel']}, "
             f'"{row["campaign_name"] or "no name"}"): {row["attributed_opt_outs"]} attributed opt-outs vs '
             f"{row['expected_opt_outs']:.1f} expected among {row['recipients']} recipients at their push "
-            f"pressure (x{row['ratio']:.1f}, p = {row['p_value']:.1e}). Review its frequency, targeting and "
+            f"pressure ({_times(row['ratio'])}, {row['p_shown']}). Review its frequency, targeting and "
             "relevance."
         )
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def _times(ratio: float | None) -> str:
+    return "none expected" if ratio is None else f"x{ratio:.1f}"
 
 
 def _post(url: str, message: dict) -> None:

@@ -41,13 +41,13 @@ class Alerts:
         """One line per alert, in words (run summary, logs)."""
         out = [
             f"{row['date']} {row['platform']}: {row['opt_outs_estimated']:.1f} opt-outs (re-spread) vs "
-            f"{row['expected_opt_outs']:.1f} expected, p = {row['p_value']:.1e}"
+            f"{row['expected_opt_outs']:.1f} expected, {row['p_shown']}"
             for row in self.days
         ]
         out += [
             f"campaign {row['campaign_id']} ({row['channel']}, {row['campaign_name'] or 'no name'}): "
             f"{row['attributed_opt_outs']} attributed opt-outs vs {row['expected_opt_outs']:.1f} expected "
-            f"among {row['recipients']} recipients, p = {row['p_value']:.1e}"
+            f"among {row['recipients']} recipients, {row['p_shown']}"
             for row in self.campaigns
         ]
         return out
@@ -64,7 +64,13 @@ def read_alerts(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.d
     )
 
 
+def shown_p(p_value: float) -> str:
+    """A p-value for people: below what double precision resolves, say so rather than 0."""
+    return "p < 1e-15" if p_value < 1e-15 else f"p = {p_value:.1e}"
+
+
 def _rows(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> list[dict]:
     relation = connection.execute(sql, parameters)
     names = [column[0] for column in relation.description]
-    return [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+    rows = [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
+    return [{**row, "p_shown": shown_p(row["p_value"])} for row in rows]

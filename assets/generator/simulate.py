@@ -262,6 +262,7 @@ class Simulation:
                     day_ms + 3_600_000,
                 )
             )
+        planted_today = {plant.channel for plant in self.planted if plant.day == offset}
         for channel in ("push", "web_push"):
             for _ in range(rng.integers(1, 3)):
                 cid = f"bc-{self.ids['camp']:05d}"
@@ -271,8 +272,11 @@ class Simulation:
                 sent_at = day_ms + int(rng.uniform(0.3, 0.8) * MS_PER_DAY)
                 title = rng.choice(CAMPAIGN_TITLES)
                 updated_at = sent_at - int(rng.integers(3_600_000, 48 * 3_600_000))
+                reach = rng.uniform(0.2, 0.6)
+                if channel in planted_today:
+                    continue  # the planted campaign is the channel's broadcast of the day (same draws)
                 rows.append((cid, f"{title} #{cid}", channel, "broadcast", sent_at, updated_at))
-                sends.append((cid, channel, sent_at, rng.uniform(0.2, 0.6)))
+                sends.append((cid, channel, sent_at, reach))
         for plant in self.planted:
             if plant.day == offset:
                 # early in the day, so most of the day's opt-outs come after it (no random draw:
@@ -300,6 +304,8 @@ class Simulation:
         rng = self.rng
         batches: list[_Batch] = []
         self.today_risk = np.ones(self.n)
+        self.planted_delivery = np.full(self.n, -1, np.int64)  # today's delivery of a planted campaign
+        planted_ids = {plant.campaign_id for plant in self.planted}
         for campaign, (cid, channel, sent_at, reach) in enumerate(sends):
             subscribed = np.flatnonzero(self.opted_in & self.on_channel[channel])
             audience = subscribed[rng.random(subscribed.size) < reach]
@@ -327,6 +333,8 @@ class Simulation:
             ]
             self.received[0][reached] += 1
             self.today_risk[reached] *= self.campaign_quality[cid]
+            if cid in planted_ids:
+                self.planted_delivery[reached] = t_after[delivered]
             # a failed send to a lost token is how the platform learns of the opt-out
             revealed = lost & (self.pending[audience] == PENDING_SEND)
             found = audience[revealed]
@@ -393,6 +401,13 @@ class Simulation:
         if leaving.size == 0:
             return
         t = self._times(day_ms, leaving.size, 0.3, 0.99)
+        pushed_over = self.planted_delivery[leaving] >= 0
+        if pushed_over.any():
+            # a planted campaign's recipients leave within two hours of it, not at random in the day
+            after = self.planted_delivery[leaving[pushed_over]] + rng.integers(
+                60_000, 7_200_000, pushed_over.sum()
+            )
+            t[pushed_over] = np.minimum(after, day_ms + MS_PER_DAY - 1)
         path = rng.random(leaving.size)
         mobile = self.platform[leaving] != WEB
         browser = self.browser[leaving]

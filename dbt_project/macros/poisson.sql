@@ -7,7 +7,8 @@
 
   Each term is computed in log space (log i! as a running sum of log j over the portable
   `day_numbers` series), so large counts and rates neither overflow nor underflow; the sum
-  is exact to about 1e-15, far below the thresholds it is compared with. k = 0 gives 1; an
+  is exact to about 1e-15, far below the thresholds it is compared with, and is taken in the
+  order of i, so a rebuild gives the same p-value to the last bit. k = 0 gives 1; an
   expected rate of 0 gives 0 for any k > 0 (something happened that should not have).
 -#}
 {% macro poisson_p_values(relation, key) -%}
@@ -28,11 +29,17 @@
     ),
 
     below as (
+        -- a running sum in the order of i, read at the last term: the same total whatever the
+        -- order the rows arrive in (a plain sum of doubles is not)
         select
             {{ key }},
-            sum(exp(-expected + i * ln(expected) - log_factorial)) as probability_below
+            sum(exp(-expected + i * ln(expected) - log_factorial)) over (
+                partition by {{ key }}
+                order by i
+                rows between unbounded preceding and current row
+            ) as probability_below,
+            row_number() over (partition by {{ key }} order by i desc) as from_last
         from terms
-        group by {{ key }}
     )
 
     select
@@ -46,7 +53,7 @@
         end as p_value
     from {{ relation }} as tested
     left join below
-        on tested.{{ key }} = below.{{ key }}
+        on tested.{{ key }} = below.{{ key }} and below.from_last = 1
 {%- endmacro %}
 
 {#- The alert rule both alert marts share (dbt vars alert_max_p_value, alert_min_ratio, alert_min_opt_outs). -#}

@@ -37,7 +37,7 @@ risk as (
     select
         user_days.platform,
         user_days.bucket_order,
-        cast(coalesce(opt_outs.opt_outs, 0) as {{ dbt.type_float() }}) / user_days.opted_in_user_days as daily_risk
+        cast(coalesce(opt_outs.opt_outs, 0) as {{ type_double() }}) / user_days.opted_in_user_days as daily_risk
     from user_days
     left join opt_outs
         on user_days.platform = opt_outs.platform and user_days.bucket_order = opt_outs.bucket_order
@@ -47,7 +47,11 @@ risk as (
 expected as (
     select
         exposures.campaign_id,
-        sum(exposures.exposure_days * coalesce(risk.daily_risk, 0)) as expected_opt_outs,
+        -- each delivery's share is summed as a decimal, so the total does not depend on row order
+        cast(
+            sum(cast(exposures.exposure_days * coalesce(risk.daily_risk, 0) as {{ type_exact_share() }}))
+            as {{ type_double() }}
+        ) as expected_opt_outs,
         min(exposures.delivered_at) as first_delivered_at,
         max(exposures.delivered_at) as last_delivered_at
     from {{ ref('int_delivery_exposures') }} as exposures

@@ -14,7 +14,7 @@ with daily as (
         date,
         platform,
         opt_outs_detected,
-        cast(opt_outs_estimated as {{ dbt.type_float() }}) as opt_outs_estimated,
+        cast(opt_outs_estimated as {{ type_double() }}) as opt_outs_estimated,
         opted_in_base
     from {{ ref('mart_opt_out_daily') }}
 ),
@@ -25,7 +25,9 @@ baseline as (
         daily.date,
         daily.platform,
         count(earlier.date) as baseline_days,
-        sum(earlier.opt_outs_estimated) as baseline_opt_outs,
+        -- summed as decimals: the same total whatever the order of the rows
+        cast(sum(cast(earlier.opt_outs_estimated as {{ type_exact_share() }})) as {{ type_double() }})
+            as baseline_opt_outs,
         sum(earlier.opted_in_base) as baseline_opted_in
     from daily
     left join daily as earlier
