@@ -81,13 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_planted_campaign,
         action="append",
         metavar="CHANNEL:DAY[:FACTOR]",
-        help="also send a bad campaign (recipients' opt-out risk x FACTOR, default 12) on export day "
-        "DAY (0-based) of channel push or web_push; repeatable",
+        help="send a bad campaign (recipients' opt-out risk x FACTOR, default 12) on export day DAY "
+        "(0-based) of channel push or web_push, instead of the default one (push, 6 days before the "
+        "end, when there are at least 21 days); repeatable",
     )
     generate.add_argument(
         "--no-bad-campaigns",
         action="store_true",
-        help="no random bad campaigns (by default 12%% of broadcasts multiply their recipients' risk by 6)",
+        help="no bad campaigns: neither the default planted one nor the random ones (by default 12%% "
+        "of broadcasts multiply their recipients' risk by 6)",
     )
 
     run = commands.add_parser(

@@ -34,6 +34,8 @@ def step_label(step_key: str) -> str:
         return "ingest " + path.removeprefix("lake/")
     if path == "optout_dbt_models":
         return "dbt build"
+    if path == "early_warning_checks":
+        return "check early warnings"
     return path
 
 

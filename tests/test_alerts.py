@@ -151,8 +151,9 @@ def test_alerts_reach_the_summary_the_report_the_file_and_the_webhook_once(plant
         assert message["blocks"][0]["text"] == {"type": "mrkdwn", "text": message["text"]}
     assert {cid for cid in campaign_alerts if any(cid in m["text"] for m in hook.messages)} == campaign_alerts
 
-    # the report of the last 30 days opens with them
-    start, end = report_range([last_day], SAMPLE_START)
+    # the run's report (all its days) opens with them
+    all_days = [SAMPLE_START + dt.timedelta(days=n) for n in range(DAYS)]
+    start, end = report_range(all_days, SAMPLE_START)
     page = (ws.exports / "reports" / f"opt_out_report_{start}_{end}.html").read_text()
     assert page.index('id="early_warnings"') < page.index('class="cards"')
     assert all(f'data-campaign="{cid}"' in page for cid in campaign_alerts)

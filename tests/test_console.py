@@ -7,9 +7,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.alerts.read import Alerts
 from assets.generator.run import generate
 from orchestration import cli
 from orchestration.commands.common import CliError
+from orchestration.commands.run import SUMMARY_ALERTS, print_alerts
 
 DAYS = 60
 
@@ -19,6 +21,12 @@ def test_sixty_days_print_under_forty_lines_and_log_the_rest(workspace, dbt_mani
     result = workspace.optout("run")
     lines = (result.stdout + result.stderr).splitlines()
     assert len(lines) < 40, "\n".join(lines)
+    # and still under 40 had the run found many early warnings: the summary shows at most
+    # SUMMARY_ALERTS of them, a heading and a line naming the file with the rest
+    alert_lines = [
+        line for line in lines if line.lower().startswith("  early warnings") or line.startswith("    ")
+    ]
+    assert len(lines) - len(alert_lines) + SUMMARY_ALERTS + 2 < 40, "\n".join(lines)
     # every step once, with its progress
     for table in ("app_events", "campaigns", "messages", "subscriptions", "users"):
         assert sum(line.startswith(f"  ingest {table} ") for line in lines) == 1
@@ -33,6 +41,28 @@ def test_sixty_days_print_under_forty_lines_and_log_the_rest(workspace, dbt_mani
     assert "START sql incremental model staging.stg_lake__messages" in log  # dbt's own lines
     assert "STEP_SUCCESS" in log or "Finished execution of step" in log or "succeeded" in log
     assert not any("AssetObservation" in line or "Logging an" in line for line in lines)
+
+
+def test_many_alerts_show_the_first_few_and_name_the_file_with_all(capsys, tmp_path):
+    days = [
+        {
+            "date": dt.date(2026, 1, n),
+            "platform": "ios",
+            "opt_outs_estimated": 20.0 + n,
+            "expected_opt_outs": 2.0,
+            "p_shown": "p = 1.0e-06",
+        }
+        for n in range(1, 10)
+    ]
+    print_alerts(Alerts(dt.date(2026, 1, 1), dt.date(2026, 1, 31), days, []), tmp_path)
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0] == "  EARLY WARNINGS 2026-01-01 .. 2026-01-31 (9):"
+    assert shown[1] == "    ! 2026-01-01 ios: 21.0 opt-outs (re-spread) vs 2.0 expected, p = 1.0e-06"
+    assert len(shown) == 1 + SUMMARY_ALERTS + 1
+    assert (
+        shown[-1]
+        == f"    ... and {9 - SUMMARY_ALERTS} more in {tmp_path / 'alerts' / '2026-01-01_2026-01-31.json'}"
+    )
 
 
 def test_a_bug_keeps_its_traceback_and_a_known_failure_is_one_line(monkeypatch, capsys):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assets.alerts.read import Alerts
+from assets.alerts.read import Alerts, without_display_forms
 from assets.atomic_files import make_folder, remove_debris, replace_all, write_temp_beside
 
 SUBFOLDER = "alerts"
@@ -35,17 +35,21 @@ def alert_key(kind: str, row: dict) -> str:
     return f"day {row['date']} {row['platform']}" if kind == "day" else f"campaign {row['campaign_id']}"
 
 
+def alerts_file(export_dir: Path, alerts: Alerts) -> Path:
+    return export_dir / SUBFOLDER / f"{alerts.start}_{alerts.end}.json"
+
+
 def write_alerts_file(export_dir: Path, alerts: Alerts) -> Path:
     folder = export_dir / SUBFOLDER
     make_folder(folder)
     remove_debris(folder)
-    target = folder / f"{alerts.start}_{alerts.end}.json"
+    target = alerts_file(export_dir, alerts)
     document = {
         "start": alerts.start.isoformat(),
         "end": alerts.end.isoformat(),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
-        "day_alerts": alerts.days,
-        "campaign_alerts": alerts.campaigns,
+        "day_alerts": [without_display_forms(row) for row in alerts.days],
+        "campaign_alerts": [without_display_forms(row) for row in alerts.campaigns],
     }
     temp = write_temp_beside(target, json.dumps(document, indent=2, default=_json_value).encode())
     replace_all([(temp, target)])
@@ -89,7 +93,7 @@ def slack_message(kind: str, row: dict) -> dict:
     else:
         text = (
             f":warning: Campaign alert: {row['campaign_id']} ({row['channel']}, "
-            f'"{row["campaign_name"] or "no name"}"): {row["attributed_opt_outs"]} attributed opt-outs vs '
+            f'"{row["name_shown"]}"): {row["attributed_opt_outs"]} attributed opt-outs vs '
             f"{row['expected_opt_outs']:.1f} expected among {row['recipients']} recipients at their push "
             f"pressure ({_times(row['ratio'])}, {row['p_shown']}). Review its frequency, targeting and "
             "relevance."

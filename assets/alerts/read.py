@@ -38,19 +38,23 @@ class Alerts:
         return bool(self.days or self.campaigns)
 
     def lines(self) -> list[str]:
-        """One line per alert, in words (run summary, logs)."""
-        out = [
+        """One line per alert, in words (logs): campaigns first, they say what to review."""
+        return self.campaign_lines() + self.day_lines()
+
+    def day_lines(self) -> list[str]:
+        return [
             f"{row['date']} {row['platform']}: {row['opt_outs_estimated']:.1f} opt-outs (re-spread) vs "
             f"{row['expected_opt_outs']:.1f} expected, {row['p_shown']}"
             for row in self.days
         ]
-        out += [
-            f"campaign {row['campaign_id']} ({row['channel']}, {row['campaign_name'] or 'no name'}): "
+
+    def campaign_lines(self) -> list[str]:
+        return [
+            f"campaign {row['campaign_id']} ({row['channel']}, {row['name_shown']}): "
             f"{row['attributed_opt_outs']} attributed opt-outs vs {row['expected_opt_outs']:.1f} expected "
             f"among {row['recipients']} recipients, {row['p_shown']}"
             for row in self.campaigns
         ]
-        return out
 
 
 def read_alerts(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> Alerts:
@@ -73,4 +77,18 @@ def _rows(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> 
     relation = connection.execute(sql, parameters)
     names = [column[0] for column in relation.description]
     rows = [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
-    return [{**row, "p_shown": shown_p(row["p_value"])} for row in rows]
+    return [{**row, **_shown(row)} for row in rows]
+
+
+def _shown(row: dict) -> dict:
+    """Display forms (keys ending in `_shown`) for the lines, messages and pages: the p-value in
+    words, the campaign name on one line (names may hold newlines and runs of spaces)."""
+    shown = {"p_shown": shown_p(row["p_value"])}
+    if "campaign_name" in row:
+        shown["name_shown"] = " ".join((row["campaign_name"] or "no name").split())
+    return shown
+
+
+def without_display_forms(row: dict) -> dict:
+    """The row as the mart holds it (for files)."""
+    return {key: value for key, value in row.items() if not key.endswith("_shown")}

@@ -103,6 +103,7 @@ def _epoch_ms(day: dt.date) -> int:
     return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000)
 
 
+DEFAULT_PLANT_MIN_DAYS = 21  # a baseline of at least two weeks before the planted day
 RANDOM_BAD_SHARE = 0.12  # of broadcast campaigns, each multiplying its recipients' risk by 6
 
 
@@ -117,6 +118,13 @@ class PlantedCampaign:
     @property
     def campaign_id(self) -> str:
         return f"bc-planted-{self.channel}-d{self.day:03d}"
+
+
+def default_plants(days: int) -> tuple[PlantedCampaign, ...]:
+    """The bad push campaign `optout generate` sends unless told otherwise: six days before the
+    end, so a month-long baseline precedes it and the last week's exports and report show it.
+    None when the range is too short for a baseline (the alert marts need 7 days before it)."""
+    return (PlantedCampaign("push", days - 6),) if days >= DEFAULT_PLANT_MIN_DAYS else ()
 
 
 class Simulation:

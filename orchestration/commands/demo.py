@@ -16,7 +16,7 @@ def demo_command(args: argparse.Namespace) -> None:
     config = settings()
     if not landed_days(config):
         progress(f"{config.landing_dir} is empty: generating the sample exports first")
-        generate_command(argparse.Namespace(out=None, **SAMPLE))
+        generate_command(argparse.Namespace(out=None, plant=None, no_bad_campaigns=False, **SAMPLE))
     else:
         progress(f"using the exports already in {config.landing_dir}")
     run_command(argparse.Namespace(start=None, end=None, wait=0.0, full_refresh=False))

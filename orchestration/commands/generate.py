@@ -7,7 +7,7 @@ import datetime as dt
 
 from assets.config import resolve_path
 from assets.generator.run import generate
-from assets.generator.simulate import RANDOM_BAD_SHARE
+from assets.generator.simulate import RANDOM_BAD_SHARE, default_plants
 from orchestration.commands.common import CliError, progress, settings
 
 
@@ -23,7 +23,7 @@ def generate_command(args: argparse.Namespace) -> None:
             args.users,
             args.seed,
             progress,
-            planted=tuple(args.plant or ()),
+            planted=_plants(args),
             random_bad_share=0.0 if args.no_bad_campaigns else RANDOM_BAD_SHARE,
         )
     except OSError as exc:  # the folder the user named: not writable, full, a file
@@ -33,3 +33,10 @@ def generate_command(args: argparse.Namespace) -> None:
         f"done in {summary.seconds:.1f}s: {summary.total_records} records ({per_table}) in {out}, "
         f"{summary.records_per_second:,.0f} records/s"
     )
+
+
+def _plants(args: argparse.Namespace) -> tuple:
+    """--plant replaces the default bad campaign; --no-bad-campaigns leaves it out too."""
+    if args.plant:
+        return tuple(args.plant)
+    return () if args.no_bad_campaigns else default_plants(args.days)

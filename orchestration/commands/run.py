@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 from dagster import AssetCheckSeverity
 
+from assets.alerts.deliver import alerts_file
 from assets.alerts.read import Alerts, read_alerts
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
@@ -31,6 +32,7 @@ from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, runs_in_progress, this_process_tags
 
 TOP_CAMPAIGNS = 3  # shown in the summary
+SUMMARY_ALERTS = 4  # alert lines shown in the summary; the run's alerts file holds them all
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -226,7 +228,7 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
             alerts = read_alerts(connection, start, end)
         print_ingestion(totals)
         print_headlines(headline, top)
-        print_alerts(alerts)
+        print_alerts(alerts, config.export_dir)
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
     print(f"  exports:   {config.export_dir}")
@@ -238,23 +240,33 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
         print(f"  BI copy:   {config.serving_dir} ({DATABASE_FILE} + Parquet, snapshot {snapshot.name})")
 
 
-def print_alerts(alerts: Alerts) -> None:
-    """The early warnings of the run's days (alert marts); one line when there is none."""
+def print_alerts(alerts: Alerts, export_dir: Path) -> None:
+    """The early warnings of the run's days (alert marts): one line when there is none, the
+    first few when there are many (campaigns by p-value, then days; the run's alerts file has all)."""
     if not alerts:
         print(f"  early warnings {alerts.start} .. {alerts.end}: none")
         return
-    print(f"  EARLY WARNINGS {alerts.start} .. {alerts.end} ({len(alerts.days) + len(alerts.campaigns)}):")
-    for line in alerts.lines():
+    lines = alerts.lines()
+    print(f"  EARLY WARNINGS {alerts.start} .. {alerts.end} ({len(lines)}):")
+    for line in lines[:SUMMARY_ALERTS]:
         print(f"    ! {line}")
+    if len(lines) > SUMMARY_ALERTS:
+        print(f"    ... and {len(lines) - SUMMARY_ALERTS} more in {alerts_file(export_dir, alerts)}")
 
 
 def print_ingestion(totals: pl.DataFrame) -> None:
-    for row in totals.iter_rows(named=True):
-        print(
-            f"  {row['table_name']:<14} days {row['days']:>4}  read {row['records_read']:>10}  "
-            f"loaded {row['records_loaded']:>10}  quarantined {row['records_quarantined']:>7}  "
-            f"duplicate {row['records_duplicate']:>7}"
-        )
+    """One line for what the run read: the table per raw table is audit.ingestion_log (the log has it too)."""
+    if totals.is_empty():
+        return
+    read, loaded, quarantined, duplicate = (
+        int(totals[column].sum())
+        for column in ("records_read", "records_loaded", "records_quarantined", "records_duplicate")
+    )
+    print(
+        f"  ingested {totals['days'].max()} days of {totals.height} tables: {read:,} records read, "
+        f"{loaded:,} loaded, {quarantined:,} quarantined (audit.quarantine), {duplicate:,} duplicate "
+        "(per table: audit.ingestion_log)"
+    )
 
 
 def _share(value: float | None, digits: int = 1) -> str:
