@@ -18,6 +18,7 @@ from assets.generator.run import generate
 from assets.generator.simulate import PlantedCampaign
 from assets.report.build import report_range
 from tests.conftest import SAMPLE_START, make_workspace
+from tests.dagster_ui import dagster_webserver, graphql
 from tests.faults import LOG_NAMED
 
 DAYS, USERS, SEED = 40, 3000, 3
@@ -174,20 +175,40 @@ def test_alerts_reach_the_summary_the_report_the_file_and_the_webhook_once(plant
     assert not (ws.exports / SUBFOLDER / "sent.json").exists()  # nothing marked sent: retried next run
 
 
-def test_the_checks_warn_with_the_alerts_in_their_metadata(planted):
-    from dagster import AssetCheckKey, AssetKey, DagsterInstance
+CHECK_EXECUTIONS = """
+query ($asset: AssetKeyInput!, $check: String!) {
+  assetCheckExecutions(assetKey: $asset, checkName: $check, limit: 1) {
+    status stepKey
+    evaluation { severity success description
+      metadataEntries { label ... on IntMetadataEntry { intValue } ... on MarkdownMetadataEntry { mdStr } } }
+  }
+}
+"""
 
+
+def test_the_ui_shows_warn_checks_with_the_alerts_in_their_metadata(planted):
+    """What the Dagster UI shows of the run, read from its webserver's GraphQL."""
     ws, _, _ = planted
-    with DagsterInstance.from_config(str(ws.dagster_home)) as instance:
-        for asset, name, count_key in (
-            ("mart_campaign_alerts", "no_campaign_alerts", "alerts"),
-            ("mart_opt_out_rate_alerts", "no_opt_out_rate_alerts", "alerts"),
+    with dagster_webserver(ws.dagster_home) as port:
+        for asset, check, table, named, min_alerts in (
+            (
+                "mart_campaign_alerts",
+                "no_campaign_alerts",
+                "campaigns",
+                [PUSH.campaign_id, WEB.campaign_id],
+                2,
+            ),
+            ("mart_opt_out_rate_alerts", "no_opt_out_rate_alerts", "days", ["ios", "android", "web"], 3),
         ):
-            key = AssetCheckKey(AssetKey(["marts", asset]), name)
-            record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
-            evaluation = record.event.dagster_event.event_specific_data
-            assert evaluation.passed is False and evaluation.severity.value == "WARN"
-            assert evaluation.metadata[count_key].value >= 1
+            variables = {"asset": {"path": ["marts", asset]}, "check": check}
+            [execution] = graphql(port, CHECK_EXECUTIONS, variables)["assetCheckExecutions"]
+            evaluation = execution["evaluation"]
+            assert execution["status"] == "FAILED" and execution["stepKey"] == "early_warning_checks"
+            assert evaluation["severity"] == "WARN" and evaluation["success"] is False
+            metadata = {entry["label"]: entry for entry in evaluation["metadataEntries"]}
+            assert metadata["alerts"]["intValue"] >= min_alerts
+            assert all(name in metadata[table]["mdStr"] for name in named), metadata[table]["mdStr"]
+            assert all(name in evaluation["description"] for name in named)
 
 
 def test_alerts_stay_rare_without_planted_campaigns(tmp_path, dbt_manifest):

@@ -9,6 +9,7 @@ import pytest
 
 from assets.alerts.read import Alerts
 from assets.generator.run import generate
+from assets.generator.simulate import default_plants
 from orchestration import cli
 from orchestration.commands.common import CliError
 from orchestration.commands.run import SUMMARY_ALERTS, print_alerts
@@ -17,10 +18,18 @@ DAYS = 60
 
 
 def test_sixty_days_print_under_forty_lines_and_log_the_rest(workspace, dbt_manifest):
-    generate(workspace.landing, dt.date(2026, 1, 1), DAYS, 150, seed=8)
-    result = workspace.optout("run")
-    lines = (result.stdout + result.stderr).splitlines()
+    # the README's first command: the sample (60 days, its planted bad campaign), then the run
+    result = workspace.optout("demo")
+    output = (result.stdout + result.stderr).splitlines()
+    started = next(n for n, line in enumerate(output) if "materializing 60 export days" in line)
+    assert "is empty: generating the sample exports first" in output[0]
+    lines = output[started:]  # what `optout run` prints
     assert len(lines) < 40, "\n".join(lines)
+    # the demo's point: its planted campaign is flagged, in the summary's early warnings
+    assert any(re.match(r"  EARLY WARNINGS 2026-01-01 \.\. 2026-03-01 \(\d+\):", line) for line in lines)
+    assert any(
+        line.startswith(f"    ! campaign {default_plants(DAYS)[0].campaign_id} (push") for line in lines
+    )
     # and still under 40 had the run found many early warnings: the summary shows at most
     # SUMMARY_ALERTS of them, a heading and a line naming the file with the rest
     alert_lines = [

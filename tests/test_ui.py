@@ -1,20 +1,12 @@
 """The Dagster UI: the webserver loads every asset, check, schedule and sensor; the graph renders."""
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from assets.config import REPO_ROOT
 from orchestration.instance import instance_yaml
+from tests.dagster_ui import dagster_webserver, graphql
 from tests.helpers import chromium
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -30,56 +22,16 @@ QUERY = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _graphql(port: int) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
-
-
 @pytest.fixture(scope="module")
 def webserver(tmp_path_factory, dbt_manifest):
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text(instance_yaml(home))
-    port = _free_port()
-    dagster = Path(sys.executable).with_name("dagster")
-    process = subprocess.Popen(
-        [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # it ignores SIGTERM alone: stop the whole group
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                data = _graphql(port)
-                if data["workspaceOrError"]["locationEntries"][0]["locationOrLoadError"]:
-                    break
-            except (OSError, KeyError, IndexError, TypeError):
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError("the Dagster webserver did not come up")
-            time.sleep(1)
+    with dagster_webserver(home) as port:
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def test_every_definition_loads_without_errors(webserver):
-    data = _graphql(webserver)
+    data = graphql(webserver, QUERY)
     location = data["workspaceOrError"]["locationEntries"][0]["locationOrLoadError"]
     assert location["__typename"] == "RepositoryLocation", location
     repository = data["repositoriesOrError"]["nodes"][0]
@@ -97,7 +49,14 @@ def test_every_definition_loads_without_errors(webserver):
     groups = {n["groupName"] for n in data["assetNodes"]}
     assert {"ingest", "dbt_staging", "dbt_intermediate", "marts", "audit", "exports"} <= groups
     checks = {c["name"] for n in nodes.values() for c in n["assetChecksOrError"].get("checks", [])}
-    assert {"ge_lake_suite", "ge_marts_suite", "unique_fct_opt_outs_opt_out_id"} <= checks
+    assert {
+        "ge_lake_suite",
+        "ge_marts_suite",
+        "unique_fct_opt_outs_opt_out_id",
+        "no_opt_out_rate_alerts",
+        "no_campaign_alerts",
+    } <= checks
+    assert nodes["alerts/early_warnings"]["groupName"] == "alerts"
 
 
 def test_asset_graph_renders_in_headless_chromium(webserver, tmp_path):
