@@ -70,32 +70,35 @@ def _cell(value) -> str:
 def early_warning_checks(context: AssetCheckExecutionContext, paths: OptoutPaths):
     # one step for both marts: they are read together, and the run's console shows one line
     alerts = run_alerts(context, paths)
-    yield AssetCheckResult(
-        asset_key=RATE_ALERTS,
-        check_name="no_opt_out_rate_alerts",
-        passed=not alerts.days,
-        severity=AssetCheckSeverity.WARN,
-        description="; ".join(alerts.day_lines()) or "no day alerts",
-        metadata={
-            "alerts": len(alerts.days),
-            "days": _table(
-                alerts.days, ["date", "platform", "opt_outs_estimated", "expected_opt_outs", "p_value"]
-            ),
-        },
+    yield _warning(
+        RATE_ALERTS,
+        "no_opt_out_rate_alerts",
+        alerts.days,
+        alerts.day_lines(),
+        "days",
+        ["date", "platform", "opt_outs_estimated", "expected_opt_outs", "p_value"],
     )
-    yield AssetCheckResult(
-        asset_key=CAMPAIGN_ALERTS,
-        check_name="no_campaign_alerts",
-        passed=not alerts.campaigns,
+    yield _warning(
+        CAMPAIGN_ALERTS,
+        "no_campaign_alerts",
+        alerts.campaigns,
+        alerts.campaign_lines(),
+        "campaigns",
+        ["campaign_id", "channel", "attributed_opt_outs", "expected_opt_outs", "p_value"],
+    )
+
+
+def _warning(
+    asset_key: AssetKey, check_name: str, rows: list[dict], lines: list[str], label: str, columns: list[str]
+) -> AssetCheckResult:
+    """A warn-level result: failed when there are alerts, which its metadata lists."""
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=not rows,
         severity=AssetCheckSeverity.WARN,
-        description="; ".join(alerts.campaign_lines()) or "no campaign alerts",
-        metadata={
-            "alerts": len(alerts.campaigns),
-            "campaigns": _table(
-                alerts.campaigns,
-                ["campaign_id", "channel", "attributed_opt_outs", "expected_opt_outs", "p_value"],
-            ),
-        },
+        description="; ".join(lines) or f"no {label[:-1]} alerts",  # "no day alerts", "no campaign alerts"
+        metadata={"alerts": len(rows), label: _table(rows, columns)},
     )
 
 

@@ -65,3 +65,11 @@
         false
     )
 {%- endmacro %}
+
+{#- The verdict columns both alert marts end with: expected count, ratio, p-value, is_alert. -#}
+{% macro alert_verdict(observed, expected, p_value) -%}
+    {{ expected }} as expected_opt_outs,
+    case when {{ expected }} > 0 then {{ observed }} / {{ expected }} end as ratio,
+    {{ p_value }} as p_value,
+    {{ is_alert(observed, expected, p_value) }} as is_alert
+{%- endmacro %}

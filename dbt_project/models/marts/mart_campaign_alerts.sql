@@ -87,10 +87,7 @@ select
     campaigns.recipients,
     campaigns.attributed_opt_outs,
     campaigns.revealed_opt_outs,
-    counts.expected as expected_opt_outs,
-    case when counts.expected > 0 then campaigns.attributed_opt_outs / counts.expected end as ratio,
-    p_values.p_value,
-    {{ is_alert('campaigns.attributed_opt_outs', 'counts.expected', 'p_values.p_value') }} as is_alert
+    {{ alert_verdict('campaigns.attributed_opt_outs', 'counts.expected', 'p_values.p_value') }}
 from {{ ref('mart_campaign_opt_outs') }} as campaigns
 inner join counts
     on campaigns.campaign_id = counts.campaign_id

@@ -77,10 +77,7 @@ select
     tested.opted_in_base,
     tested.baseline_days,
     tested.baseline_rate,
-    counts.expected as expected_opt_outs,
-    case when counts.expected > 0 then tested.opt_outs_estimated / counts.expected end as ratio,
-    p_values.p_value,
-    {{ is_alert('tested.opt_outs_estimated', 'counts.expected', 'p_values.p_value') }} as is_alert
+    {{ alert_verdict('tested.opt_outs_estimated', 'counts.expected', 'p_values.p_value') }}
 from tested
 inner join counts
     on tested.alert_key = counts.alert_key
