@@ -20,6 +20,7 @@ from dagster import (
 
 from assets.alerts.deliver import send_new_alerts, write_alerts_file
 from assets.alerts.read import Alerts, read_alerts
+from assets.marts_builds import read_checked_export_days
 from orchestration.checks import run_days
 from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
@@ -104,7 +105,9 @@ def _warning(
 
 @asset(
     key=ALERTS_KEY,
-    deps=[RATE_ALERTS, CAMPAIGN_ALERTS],
+    # fct_opt_outs carries the blocking marts check: alerts, like exports, wait for it and
+    # are skipped when it fails
+    deps=[RATE_ALERTS, CAMPAIGN_ALERTS, AssetKey(["marts", "fct_opt_outs"])],
     partitions_def=export_days,
     backfill_policy=BackfillPolicy.single_run(),
     group_name="alerts",
@@ -117,6 +120,7 @@ def _warning(
     ),
 )
 def early_warnings(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
+    read_checked_export_days(paths.warehouse_path)  # only marts whose checks passed are sent on
     alerts = run_alerts(context, paths)
     path = write_alerts_file(paths.exports, alerts)
     for line in alerts.lines():

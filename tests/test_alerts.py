@@ -174,6 +174,14 @@ def test_alerts_reach_the_summary_the_report_the_file_and_the_webhook_once(plant
     assert "alert webhook: could not deliver campaign" in Path(log).read_text()
     assert not (ws.exports / SUBFOLDER / "sent.json").exists()  # nothing marked sent: retried next run
 
+    # a damaged ledger: said in the log, read as empty, so the alerts go out again, and rewritten
+    (ws.exports / SUBFOLDER / "sent.json").write_text("{not json")
+    before = len(hook.messages)
+    damaged = run(ws, monkeypatch, hook.url)
+    assert "alert webhook: cannot read" in Path(LOG_NAMED.search(damaged.stdout).group(1)).read_text()
+    assert len(hook.messages) - before == len(campaign_alerts) + len(day_alerts)
+    assert len(json.loads((ws.exports / SUBFOLDER / "sent.json").read_text())) == before
+
 
 CHECK_EXECUTIONS = """
 query ($asset: AssetKeyInput!, $check: String!) {

@@ -61,7 +61,7 @@ def send_new_alerts(export_dir: Path, alerts: Alerts, webhook: str, log: Callabl
     folder = export_dir / SUBFOLDER
     make_folder(folder)
     ledger_path = folder / LEDGER
-    ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
+    ledger = _read_ledger(ledger_path, log)
     delivery = Delivery()
     for kind, rows in (("day", alerts.days), ("campaign", alerts.campaigns)):
         for row in rows:
@@ -81,6 +81,19 @@ def send_new_alerts(export_dir: Path, alerts: Alerts, webhook: str, log: Callabl
         temp = write_temp_beside(ledger_path, json.dumps(ledger, indent=2, sort_keys=True).encode())
         replace_all([(temp, ledger_path)])
     return delivery
+
+
+def _read_ledger(path: Path, log: Callable[[str], None]) -> dict:
+    """The alerts sent before; an unreadable ledger is logged and read as empty (alerts may be
+    sent again, which beats sending none)."""
+    if not path.exists():
+        return {}
+    try:
+        ledger = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log(f"alert webhook: cannot read {path} ({exc}); alerts sent before may be sent again")
+        return {}
+    return ledger if isinstance(ledger, dict) else {}
 
 
 def slack_message(kind: str, row: dict) -> dict:
