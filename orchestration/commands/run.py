@@ -263,10 +263,14 @@ def print_ingestion(totals: pl.DataFrame) -> None:
         for column in ("records_read", "records_loaded", "records_quarantined", "records_duplicate")
     )
     print(
-        f"  ingested {totals['days'].max()} days of {totals.height} tables: {read:,} records read, "
+        f"  ingested {_count(totals['days'].max(), 'day')} of {_count(totals.height, 'table')}: {read:,} records read, "
         f"{loaded:,} loaded, {quarantined:,} quarantined (audit.quarantine), {duplicate:,} duplicate "
         "(per table: audit.ingestion_log)"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _share(value: float | None, digits: int = 1) -> str:
