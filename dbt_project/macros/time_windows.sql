@@ -1,11 +1,20 @@
 {#- Time arithmetic shared by the models, built on dbt's cross-database macros. -#}
 
 {% macro days_before(timestamp_expr, days) -%}
-    {{ dbt.dateadd('day', '-1 * (' ~ days ~ ')', timestamp_expr) }}
+    {{ days_after(timestamp_expr, '-1 * (' ~ days ~ ')') }}
 {%- endmacro %}
 
 {% macro days_after(timestamp_expr, days) -%}
+    {{ return(adapter.dispatch('days_after', 'optout')(timestamp_expr, days)) }}
+{%- endmacro %}
+
+{% macro default__days_after(timestamp_expr, days) -%}
     {{ dbt.dateadd('day', days, timestamp_expr) }}
+{%- endmacro %}
+
+{#- dbt-spark's dateadd goes through whole seconds: exact microseconds with an interval -#}
+{% macro spark__days_after(timestamp_expr, days) -%}
+    (cast({{ timestamp_expr }} as timestamp) + make_dt_interval(cast({{ days }} as int)))
 {%- endmacro %}
 
 {% macro day_start(date_expr) -%}
@@ -13,7 +22,16 @@
 {%- endmacro %}
 
 {% macro microseconds_between(earlier, later) -%}
+    {{ return(adapter.dispatch('microseconds_between', 'optout')(earlier, later)) }}
+{%- endmacro %}
+
+{% macro default__microseconds_between(earlier, later) -%}
     {{ dbt.datediff(earlier, later, 'microsecond') }}
+{%- endmacro %}
+
+{#- dbt-spark's datediff goes through whole seconds -#}
+{% macro spark__microseconds_between(earlier, later) -%}
+    (unix_micros(cast({{ later }} as timestamp)) - unix_micros(cast({{ earlier }} as timestamp)))
 {%- endmacro %}
 
 {#- Every activity lookback the marts report: the last-events lookbacks and the activity window. -#}

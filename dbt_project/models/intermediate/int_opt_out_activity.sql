@@ -44,7 +44,7 @@ retained as (
             opt_out_lookbacks.user_id = app_events.user_id
             and opt_out_lookbacks.window_start < app_events.occurred_at
             and app_events.occurred_at
-            <= {{ dbt.dateadd('day', 'opt_out_lookbacks.lookback_days', 'opt_out_lookbacks.window_start') }}
+            <= {{ days_after('opt_out_lookbacks.window_start', 'opt_out_lookbacks.lookback_days') }}
 )
 
 select
@@ -57,7 +57,7 @@ select
     case
         when retained.opt_out_id is not null then 'retain'
         when
-            {{ dbt.dateadd('day', 'opt_out_lookbacks.lookback_days', 'opt_out_lookbacks.window_start') }}
+            {{ days_after('opt_out_lookbacks.window_start', 'opt_out_lookbacks.lookback_days') }}
             > clock.as_of
             then 'pending'
         else 'churn'
