@@ -20,11 +20,15 @@ DEFAULTS = {
     "OPTOUT_EXPORT_DIR": "data/exports",
     "OPTOUT_SERVING_DIR": "data/serving",
     "OPTOUT_DBT_TARGET": "duckdb",
+    # the Spark target's tables (Parquet, Spark's layout) and catalog: dbt_project/profiles.yml
+    "OPTOUT_SPARK_WAREHOUSE": "data/spark-warehouse",
     "OPTOUT_FIRST_DAY": "2025-01-01",
     # the BI tool's own environment and state (`optout bi`), not read by the pipeline
     "OPTOUT_BI_DIR": "data/bi",
 }
 
+# the dbt targets of dbt_project/profiles.yml: DuckDB (the default), Spark (extra `spark`)
+DBT_TARGETS = ("duckdb", "spark")
 
 # files and folders that hold user data (lake, quarantine, warehouse, exports) are for
 # their owner only: 0600 / 0700
@@ -54,6 +58,7 @@ class Settings:
     export_dir: Path
     serving_dir: Path
     dbt_target: str
+    spark_warehouse: Path
     first_day: dt.date
 
     @classmethod
@@ -63,13 +68,17 @@ class Settings:
             first_day = dt.date.fromisoformat(first_day_text)
         except ValueError as exc:
             raise ValueError(f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)") from exc
+        dbt_target = setting("OPTOUT_DBT_TARGET")
+        if dbt_target not in DBT_TARGETS:
+            raise ValueError(f"OPTOUT_DBT_TARGET={dbt_target!r} is not one of {', '.join(DBT_TARGETS)}")
         return cls(
             landing_dir=resolve_path(setting("OPTOUT_LANDING_DIR")),
             lake_dir=resolve_path(setting("OPTOUT_LAKE_DIR")),
             warehouse=resolve_path(setting("OPTOUT_WAREHOUSE")),
             export_dir=resolve_path(setting("OPTOUT_EXPORT_DIR")),
             serving_dir=resolve_path(setting("OPTOUT_SERVING_DIR")),
-            dbt_target=setting("OPTOUT_DBT_TARGET"),
+            dbt_target=dbt_target,
+            spark_warehouse=resolve_path(setting("OPTOUT_SPARK_WAREHOUSE")),
             first_day=first_day,
         )
 
@@ -82,5 +91,6 @@ class Settings:
             "OPTOUT_EXPORT_DIR": str(self.export_dir),
             "OPTOUT_SERVING_DIR": str(self.serving_dir),
             "OPTOUT_DBT_TARGET": self.dbt_target,
+            "OPTOUT_SPARK_WAREHOUSE": str(self.spark_warehouse),
             "OPTOUT_FIRST_DAY": self.first_day.isoformat(),
         }

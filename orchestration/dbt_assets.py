@@ -15,14 +15,15 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Config, Fai
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging.version import Version
 
-from assets import marts_builds
+from assets import marts_builds, spark_tables
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from orchestration import console
-from orchestration.dbt_project import dbt_executable, optout_dbt, prepare_dbt_environment
+from orchestration.dbt_project import DBT_TARGET, dbt_executable, optout_dbt, prepare_dbt_environment
 from orchestration.dbt_vars import dbt_vars_for_days
 from orchestration.partitions import export_days, partition_days
+from orchestration.spark_build import spark_build
 from orchestration.warehouse_metadata import with_table_metadata
 
 GROUPS = {
@@ -56,11 +57,17 @@ class OptoutTranslator(DagsterDbtTranslator):
 # unit tests check the SQL's logic, which only a code change can break: the test suite runs
 # them (tests/test_dbt_unit_tests.py), not every daily build
 BUILD_ARGS = ["--exclude", "resource_type:unit_test"]
-# one target folder for the pipeline's builds (runs never overlap: the run lock), apart from
-# the manifest the definitions load; dagster-dbt would make a new one per run otherwise,
-# each a copy of the project's artifacts, and parse the project again in each
 START_DATE_VARIABLE = "OPTOUT_DBT_START_DATE"
-PIPELINE_TARGET = optout_dbt.project_dir / "target" / "pipeline"
+# one target folder per engine for the pipeline's builds (runs never overlap: the run lock),
+# apart from the manifests the definitions load; dagster-dbt would make a new one per run
+# otherwise, each a copy of the project's artifacts, and parse the project again in each.
+# On Spark the DuckDB side builds the views in its own (spark_build.py)
+RUN_TARGETS = {
+    "duckdb": optout_dbt.project_dir / "target" / "duckdb-runs",
+    "spark": optout_dbt.project_dir / "target" / "spark-runs",
+}
+if DBT_TARGET == "spark":
+    RUN_TARGETS["duckdb"] = optout_dbt.project_dir / "target" / "spark-runs-duckdb-views"
 
 translator = OptoutTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -85,7 +92,7 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
     prepare_dbt_environment()
     settings = Settings.from_env()
     dbt_vars = {} if config.full_refresh else build_vars(settings, days[0], days[-1])
-    full_refresh = ["--full-refresh"] if config.full_refresh else []
+    build_options = [*BUILD_ARGS, *(["--full-refresh"] if config.full_refresh else [])]
     # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
     # a re-execution of the run continues the same build
     build_id = context.run.root_run_id or context.run_id
@@ -102,20 +109,22 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
         )
     )
     events = []
+    published: list[str] = []  # on Spark: its tables, as DuckDB views
     started = time.time()
     try:
         with _build_start_date(dbt_vars.get("start_date")):
-            build = dbt.cli(
-                ["build", *BUILD_ARGS, *full_refresh], context=context, target_path=PIPELINE_TARGET
-            )
             models, built = len(context.selected_asset_keys), 0
-            for event in build.stream():
+            for event in _build_events(context, dbt, build_options, published):
                 events.append(event)
                 if isinstance(event, Output):
                     built += 1
                     console.progress(context.op_def.name, built, models, "models")
     except Exception as exc:
-        problems = failed_nodes(PIPELINE_TARGET / "run_results.json", started)
+        problems = [
+            problem
+            for target in dict.fromkeys(RUN_TARGETS.values())
+            for problem in failed_nodes(target / "run_results.json", started)
+        ]
         detail = "; ".join(problems) if problems else " ".join(str(exc).split())
         if selected_marts:
             # the row may stay `building` (warehouse held by another program): refused all the same
@@ -135,7 +144,27 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
             f"only {len(selected_marts)} of {len(mart_keys)} marts were rebuilt (a partial selection); "
             "run the whole job to check them together",
         )
-    yield from with_table_metadata(events, settings.warehouse)
+    yield from with_table_metadata(events, settings.warehouse, counted_views=published)
+
+
+def _build_events(
+    context: AssetExecutionContext, dbt: DbtCliResource, build_options: list[str], published: list[str]
+) -> Iterator:
+    """dbt build on the chosen target: one invocation on DuckDB, three steps on Spark."""
+    if DBT_TARGET != "spark":
+        build = dbt.cli(["build", *build_options], context=context, target_path=RUN_TARGETS["duckdb"])
+        yield from build.stream()
+        return
+    yield from spark_build(
+        context,
+        spark_dbt=dbt,
+        duckdb_dbt=OptoutDbtCli(project_dir=optout_dbt, dbt_executable=dbt_executable(), target="duckdb"),
+        build_options=build_options,
+        translator=translator,
+        manifest_path=optout_dbt.manifest_path,
+        run_targets=RUN_TARGETS,
+        published=published,
+    )
 
 
 def failed_nodes(run_results: Path, since: float) -> list[str]:
@@ -175,23 +204,26 @@ def build_vars(settings: Settings, run_first_day, run_last_day) -> dict[str, str
     rebuilt: the models trust a start_date to mean every incremental table exists.
     """
     since = marts_builds.last_passed_build_start(settings.warehouse)
-    if since is None or missing_incremental_models(settings.warehouse):
+    if since is None or missing_incremental_models(settings):
         return {}
     changed = lake.days_ingested_since(settings.lake_dir, TABLE_NAMES, since)
     return dbt_vars_for_days(min([run_first_day, *changed]), run_last_day)
 
 
-def missing_incremental_models(warehouse: Path) -> list[str]:
-    """`schema.table` of every incremental dbt model the warehouse does not hold."""
+def missing_incremental_models(settings: Settings) -> list[str]:
+    """`schema.table` of every incremental dbt model the target's warehouse does not hold."""
     manifest = json.loads(optout_dbt.manifest_path.read_text())
     wanted = {
         (node["schema"], node.get("alias") or node["name"])
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
     }
+    if DBT_TARGET == "spark":
+        existing = spark_tables.existing_tables(settings.spark_warehouse, wanted)
+        return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
     existing: set[tuple[str, str]] = set()
-    if warehouse.exists():
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
+    if settings.warehouse.exists():
+        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
             rows = connection.execute(
                 "select table_schema, table_name from information_schema.tables"
             ).fetchall()

@@ -42,12 +42,17 @@ class VenvDbtPreparer(DagsterDbtProjectPreparer):
         self._invalidate_seeds_in_partial_parse(project)
 
 
-# DbtProject takes no preparer argument; `prepare-and-package` uses the project's own
+DBT_TARGET = Settings.from_env().dbt_target
+
+# DbtProject takes no preparer argument; `prepare-and-package` uses the project's own.
+# A manifest per dbt target (`target/duckdb/`, `target/spark/`): each engine's Dagster
+# definitions load their own, which a run on the other engine never overwrites
 optout_dbt = replace(
     DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=DBT_PROJECT_DIR,
-        target=Settings.from_env().dbt_target,
+        target=DBT_TARGET,
+        target_path=Path("target") / DBT_TARGET,
     ),
     preparer=VenvDbtPreparer(),
 )
@@ -72,6 +77,10 @@ def ensure_manifest() -> Path:
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            "--target",
+            DBT_TARGET,
+            "--target-path",
+            str(optout_dbt.project_dir / optout_dbt.target_path),
         ]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:

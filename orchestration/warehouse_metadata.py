@@ -44,8 +44,12 @@ def _markdown(frame: pl.DataFrame) -> str:
     return header + body
 
 
-def with_table_metadata(events: Iterable, warehouse: Path) -> Iterator:
-    """Pass the events on, adding row counts (and previews) to the model outputs."""
+def with_table_metadata(events: Iterable, warehouse: Path, counted_views: Iterable[str] = ()) -> Iterator:
+    """Pass the events on, adding row counts (and previews) to the model outputs.
+
+    `counted_views` (`schema.table`) are views counted all the same: the Spark tables shown
+    to DuckDB over their Parquet (counting one reads the files' footers only).
+    """
     events = list(events)
     if not warehouse.exists():
         yield from events
@@ -56,7 +60,7 @@ def with_table_metadata(events: Iterable, warehouse: Path) -> Iterator:
             connection.execute(
                 "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
             ).fetchall()
-        )
+        ) | {tuple(name.split(".", 1)) for name in counted_views}
         for event in events:
             if isinstance(event, Output) and event.metadata is not None:
                 key = AssetKey(event.output_name.split("__")) if event.output_name else None

@@ -26,6 +26,7 @@ class Workspace:
     exports: Path
     serving: Path
     dagster_home: Path
+    spark_warehouse: Path
 
     def env(self) -> dict[str, str]:
         return {
@@ -35,6 +36,7 @@ class Workspace:
             "OPTOUT_EXPORT_DIR": str(self.exports),
             "OPTOUT_SERVING_DIR": str(self.serving),
             "DAGSTER_HOME": str(self.dagster_home),
+            "OPTOUT_SPARK_WAREHOUSE": str(self.spark_warehouse),
         }
 
     def optout(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -63,6 +65,7 @@ def make_workspace(root: Path) -> Workspace:
         exports=root / "exports",
         serving=root / "serving",
         dagster_home=root / "dagster_home",
+        spark_warehouse=root / "spark-warehouse",
     )
 
 

@@ -7,14 +7,19 @@ if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+.venv/bin/python -m pip install --quiet -e ".[dev,spark]"
 
-# The UI and report tests drive Debian's Chromium (never a browser a tool downloads itself).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the browser tests"
+# The UI and report tests drive Debian's Chromium (never a browser a tool downloads itself);
+# the Spark tests run pyspark on Debian's Java 17.
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v java >/dev/null 2>&1 || MISSING="$MISSING openjdk-17-jre-headless"
+if [ -n "$MISSING" ]; then
+  echo "installing Debian's$MISSING for the browser and Spark tests"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  # shellcheck disable=SC2086  # one word per package
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 
 export PATH="$PWD/.venv/bin:$PATH"

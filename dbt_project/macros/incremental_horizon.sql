@@ -86,6 +86,10 @@
   the horizon back (int_build_horizon); the rows before the horizon get it here.
 -#}
 {% macro refresh_external_ids() -%}
+    {{ return(adapter.dispatch('refresh_external_ids', 'optout')()) }}
+{%- endmacro %}
+
+{% macro default__refresh_external_ids() -%}
     {%- if is_incremental() -%}
         update {{ this }} as facts
         set external_id = latest.external_id
@@ -111,6 +115,11 @@
   horizon on (later models: the date column that places a row before or after it).
 -#}
 {% macro incremental_config(date_column=none, by_export_day=false) -%}
+    {{ return(adapter.dispatch('incremental_config', 'optout')(date_column, by_export_day)) }}
+{%- endmacro %}
+
+{#- DuckDB: delete what the build rebuilds, then append. Spark: macros/spark_incremental.sql. -#}
+{% macro default__incremental_config(date_column, by_export_day) -%}
     {%- set hook = "{{ delete_reloaded_days() }}" if by_export_day else "{{ delete_rebuilt_rows('" ~ date_column ~ "') }}" -%}
     {{ config(materialized='incremental', incremental_strategy='append', pre_hook=hook) }}
 {%- endmacro %}

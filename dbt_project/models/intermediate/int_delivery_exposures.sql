@@ -75,7 +75,10 @@ select
     {{ pressure_bucket_order('ends.pushes_received') }} as bucket_order,
     case
         when ends.exposure_end > ends.delivered_at
-            then {{ microseconds_between('ends.delivered_at', 'ends.exposure_end') }} / 86400000000.0
+            -- a double on every engine (Spark would keep a decimal of a bigint over a literal)
+            then
+                cast({{ microseconds_between('ends.delivered_at', 'ends.exposure_end') }} as {{ type_double() }})
+                / 86400000000.0
         else 0.0
     end as exposure_days
 from ends
