@@ -144,7 +144,9 @@ def optout_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, confi
             f"only {len(selected_marts)} of {len(mart_keys)} marts were rebuilt (a partial selection); "
             "run the whole job to check them together",
         )
-    yield from with_table_metadata(events, settings.warehouse, counted_views=published)
+    yield from with_table_metadata(
+        events, settings.warehouse, context.assets_def.keys_by_output_name, counted_views=published
+    )
 
 
 def _build_events(

@@ -7,7 +7,7 @@ read-only connection after the build avoids that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -44,7 +44,12 @@ def _markdown(frame: pl.DataFrame) -> str:
     return header + body
 
 
-def with_table_metadata(events: Iterable, warehouse: Path, counted_views: Iterable[str] = ()) -> Iterator:
+def with_table_metadata(
+    events: Iterable,
+    warehouse: Path,
+    keys_by_output_name: Mapping[str, AssetKey],
+    counted_views: Iterable[str] = (),
+) -> Iterator:
     """Pass the events on, adding row counts (and previews) to the model outputs.
 
     `counted_views` (`schema.table`) are views counted all the same: the Spark tables shown
@@ -63,7 +68,9 @@ def with_table_metadata(events: Iterable, warehouse: Path, counted_views: Iterab
         ) | {tuple(name.split(".", 1)) for name in counted_views}
         for event in events:
             if isinstance(event, Output) and event.metadata is not None:
-                key = AssetKey(event.output_name.split("__")) if event.output_name else None
+                # by the asset's own map: an output name joins the key's parts with `__`, which
+                # model names contain too (stg_lake__messages)
+                key = keys_by_output_name.get(event.output_name)
                 extra = (
                     _table_metadata(connection, key) if key is not None and tuple(key.path) in tables else {}
                 )

@@ -50,6 +50,8 @@ class Workspace:
             "OPTOUT_EXPORT_DIR": str(self.root / "exports"),
             "OPTOUT_SERVING_DIR": str(self.root / "serving"),
             "DAGSTER_HOME": str(self.root / "dagster_home"),
+            # the spark target's tables: emptied with the workspace, like the DuckDB file
+            "OPTOUT_SPARK_WAREHOUSE": str(self.root / "spark-warehouse"),
             # the data set's first day: the user's own setting may start later
             "OPTOUT_FIRST_DAY": self.first_day.isoformat(),
         }

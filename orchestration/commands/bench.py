@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.config import resolve_path
+from assets.config import resolve_path, setting
 from orchestration.bench import dataset as datasets
 from orchestration.bench.reconcile import lake_records_read, reconcile
 from orchestration.bench.report import (
@@ -122,13 +122,14 @@ def bench_command(args: argparse.Namespace) -> None:
             "load_average_before": list(load_before),
             "python": platform.python_version(),
         },
+        "dbt_target": _engine(),
         "dataset": _dataset_json(data),
         "duckdb_scan": _scan_json(scan),
         "ingest": {**ingestion.figures, "log": shown_path(ingestion.log)},
         "runs": [_run_json(run, figure=run is not history) for run in runs],
         "reconciliation": reconciliation,
     }
-    title = f"optout bench: {plan.users:,} users x {plan.days} days (seed {plan.seed})"
+    title = f"optout bench: {plan.users:,} users x {plan.days} days (seed {plan.seed}), dbt on {_engine()}"
     details = _details(plan, data, scan, ingestion, runs, reconciliation)
     markdown_path = write_outputs(plan.out, document, figures, title, details)
     _print_summary(title, figures, details, plan, markdown_path)
@@ -137,9 +138,15 @@ def bench_command(args: argparse.Namespace) -> None:
         raise CliError("\n".join(problems))
 
 
+def _engine() -> str:
+    """The dbt target the runs build on (OPTOUT_DBT_TARGET, passed on to them)."""
+    return setting("OPTOUT_DBT_TARGET")
+
+
 def make_plan(args: argparse.Namespace) -> Plan:
     root = bench_dir()
-    out = resolve_path(args.out) if args.out else root / f"bench-{args.users}u-{args.days}d.json"
+    engine = "" if _engine() == "duckdb" else f"-{_engine()}"
+    out = resolve_path(args.out) if args.out else root / f"bench-{args.users}u-{args.days}d{engine}.json"
     if out.suffix.lower() == ".md":
         raise CliError(f"--out {args.out} names the JSON file; the Markdown is written beside it")
     plan = Plan(args.users, args.days, args.seed, min(args.daily_after, args.days - 1), root, out)

@@ -231,6 +231,8 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
         print_alerts(alerts, config.export_dir)
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
+    if config.dbt_target == "spark":
+        print(f"             built on Spark: Parquet tables in {config.spark_warehouse}/marts.db")
     print(f"  exports:   {config.export_dir}")
     report = report_path(config, report_start, report_end)
     if report is not None:
