@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -164,7 +165,7 @@ def test_spark_tables_sit_in_spark_layout_and_the_ui_shows_them(both_engines):
     assert not re.search(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|INFO|ERROR) ", terminal)  # log4j's lines
     assert "SparkSession" not in terminal and "log4j" not in terminal
     log_file = re.search(r"full log:\s+(\S+)", result.stdout).group(1)
-    assert re.search(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN ", open(log_file).read())  # kept there
+    assert re.search(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN ", Path(log_file).read_text())  # kept there
     assert len(terminal.splitlines()) < 40
     assert "built on Spark: Parquet tables in " in result.stdout
 
