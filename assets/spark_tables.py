@@ -23,6 +23,8 @@ from pathlib import Path
 import duckdb
 
 COLUMNS_TABLE = ("dbt_meta", "relation_columns")
+# the comment on every view publish() creates: a DuckDB build removes them first (unpublish)
+PUBLISHED_COMMENT = "optout: a Spark table, published from the Spark warehouse"
 
 # Spark SQL type names -> DuckDB's (dbt-spark reports them lower case)
 _SIMPLE_TYPES = {
@@ -161,8 +163,32 @@ def publish(warehouse: Path, spark_warehouse: Path, relations: Iterable[SparkRel
                 connection.execute(f"drop table {_quote(r.schema)}.{_quote(r.name)}")
         for statement in statements:
             connection.execute(statement)
+        for r in relations:
+            connection.execute(
+                f"comment on view {_quote(r.schema)}.{_quote(r.name)} is {_literal(PUBLISHED_COMMENT)}"
+            )
         connection.execute("commit")
     return [r.qualified for r in relations]
+
+
+def unpublish(warehouse: Path) -> list[str]:
+    """Drop the views publish() made, before dbt builds on DuckDB again (the engine was switched
+    back): dbt refuses to seed over a view, and rebuilds an incremental model whole where a view
+    stood. Returns `schema.table` of each dropped view."""
+    if not warehouse.exists():
+        return []
+    with duckdb.connect(str(warehouse)) as connection:
+        views = connection.execute(
+            "select schema_name, view_name from duckdb_views() where database_name = current_database()"
+            " and comment = ?",
+            [PUBLISHED_COMMENT],
+        ).fetchall()
+        if views:
+            connection.execute("begin transaction")
+            for schema, name in views:
+                connection.execute(f"drop view {_quote(schema)}.{_quote(name)}")
+            connection.execute("commit")
+    return [f"{schema}.{name}" for schema, name in views]
 
 
 def existing_tables(spark_warehouse: Path, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

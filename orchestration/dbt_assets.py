@@ -154,6 +154,9 @@ def _build_events(
 ) -> Iterator:
     """dbt build on the chosen target: one invocation on DuckDB, three steps on Spark."""
     if DBT_TARGET != "spark":
+        dropped = spark_tables.unpublish(Settings.from_env().warehouse)
+        if dropped:
+            context.log.info(f"the Spark tables' views make way for DuckDB's tables: {', '.join(dropped)}")
         build = dbt.cli(["build", *build_options], context=context, target_path=RUN_TARGETS["duckdb"])
         yield from build.stream()
         return
@@ -220,17 +223,24 @@ def missing_incremental_models(settings: Settings) -> list[str]:
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
     }
-    if DBT_TARGET == "spark":
-        existing = spark_tables.existing_tables(settings.spark_warehouse, wanted)
-        return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
-    existing: set[tuple[str, str]] = set()
-    if settings.warehouse.exists():
-        with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
-            rows = connection.execute(
-                "select table_schema, table_name from information_schema.tables"
-            ).fetchall()
-        existing = {(schema, name) for schema, name in rows}
+    existing = (
+        spark_tables.existing_tables(settings.spark_warehouse, wanted)
+        if DBT_TARGET == "spark"
+        else duckdb_tables(settings.warehouse)
+    )
     return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
+
+
+def duckdb_tables(warehouse: Path) -> set[tuple[str, str]]:
+    """(schema, table) of the warehouse's tables: not views, such as the ones a Spark build
+    publishes, which a DuckDB build cannot continue incrementally (it rebuilds them whole)."""
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+    return {(schema, name) for schema, name in rows}
 
 
 class OptoutDbtCli(DbtCliResource):

@@ -164,10 +164,37 @@ def test_spark_tables_sit_in_spark_layout_and_the_ui_shows_them(both_engines):
     terminal = result.stdout + result.stderr
     assert not re.search(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d (WARN|INFO|ERROR) ", terminal)  # log4j's lines
     assert "SparkSession" not in terminal and "log4j" not in terminal
-    log_file = re.search(r"full log:\s+(\S+)", result.stdout).group(1)
+    log_file = re.search(r"^  full log:\s+(\S+)$", result.stdout, re.MULTILINE).group(1)
     assert re.search(r"\d\d/\d\d/\d\d \d\d:\d\d:\d\d WARN ", Path(log_file).read_text())  # kept there
     assert len(terminal.splitlines()) < 40
     assert "built on Spark: Parquet tables in " in result.stdout
+
+
+def test_back_to_duckdb_after_spark_rebuilds_whole_and_agrees(both_engines):
+    # the Spark build left views over its Parquet in the warehouse: a DuckDB build cannot
+    # continue them incrementally, so it rebuilds every table whole (build_vars)
+    duck, (spark, _) = both_engines["duckdb"][0], both_engines["spark"]
+    last_day = str(START + dt.timedelta(days=DAYS - 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run", "--start", last_day, "--end", last_day],
+        env={**_environ(), **spark.env(), "OPTOUT_DBT_TARGET": "duckdb"},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=1200,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    with duckdb.connect(str(spark.warehouse), read_only=True) as connection:
+        kinds = dict(
+            connection.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        )
+    assert set(kinds.values()) == {"BASE TABLE"}, kinds
+    for table in MARTS:
+        _, rows = _table(spark.warehouse, "marts", table)
+        _, expected = _table(duck.warehouse, "marts", table)
+        assert_frame_equal(rows, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
 
 
 INCREMENTAL_START = dt.date(2026, 1, 1)

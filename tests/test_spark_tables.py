@@ -5,7 +5,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from assets.spark_tables import SparkPublishError, SparkRelation, duckdb_type, publish
+from assets.spark_tables import SparkPublishError, SparkRelation, duckdb_type, publish, unpublish
 
 
 def _write(connection, sql: str, path) -> None:
@@ -87,3 +87,17 @@ def test_a_table_without_recorded_columns_or_a_foreign_type_is_refused(tmp_path,
     with pytest.raises(SparkPublishError, match="map<string,int>"):
         duckdb_type("map<string,int>")
     assert duckdb_type("decimal(38, 18)") == "DECIMAL(38, 18)"
+
+
+def test_unpublish_drops_only_the_views_publish_made(tmp_path, spark_warehouse):
+    warehouse = tmp_path / "optout.duckdb"
+    publish(warehouse, spark_warehouse, [SparkRelation("marts", "daily", ("day", "n", "at", "share"))])
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("create view marts.own as select 1 as one")
+    assert unpublish(warehouse) == ["marts.daily"]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        left = connection.execute(
+            "select view_name from duckdb_views() where schema_name = 'marts'"
+        ).fetchall()
+    assert left == [("own",)]
+    assert unpublish(warehouse) == []
