@@ -40,6 +40,10 @@ def keep_new_files_private() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+class SettingError(ValueError):
+    """An environment variable with a value the project cannot use (a user's mistake)."""
+
+
 def setting(name: str) -> str:
     value = os.environ.get(name, "").strip()
     return value or DEFAULTS[name]
@@ -67,10 +71,10 @@ class Settings:
         try:
             first_day = dt.date.fromisoformat(first_day_text)
         except ValueError as exc:
-            raise ValueError(f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)") from exc
+            raise SettingError(f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)") from exc
         dbt_target = setting("OPTOUT_DBT_TARGET")
         if dbt_target not in DBT_TARGETS:
-            raise ValueError(f"OPTOUT_DBT_TARGET={dbt_target!r} is not one of {', '.join(DBT_TARGETS)}")
+            raise SettingError(f"OPTOUT_DBT_TARGET={dbt_target!r} is not one of {', '.join(DBT_TARGETS)}")
         return cls(
             landing_dir=resolve_path(setting("OPTOUT_LANDING_DIR")),
             lake_dir=resolve_path(setting("OPTOUT_LAKE_DIR")),

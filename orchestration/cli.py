@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 
 from assets.atomic_files import FileWriteError
-from assets.config import keep_new_files_private
+from assets.config import SettingError, keep_new_files_private
 from assets.exports.ranges import ExportRangeError
 from assets.generator.simulate import PlantedCampaign
 from assets.ingest.readers import UnreadableFileError
@@ -19,7 +19,14 @@ from assets.warehouse_lock import WarehouseBusyError
 from orchestration.commands.common import CliError
 
 # the errors the project raises on purpose, each with a message a user acts on
-EXPECTED_ERRORS = (CliError, ExportRangeError, FileWriteError, UnreadableFileError, WarehouseBusyError)
+EXPECTED_ERRORS = (
+    CliError,
+    ExportRangeError,
+    FileWriteError,
+    SettingError,
+    UnreadableFileError,
+    WarehouseBusyError,
+)
 
 
 def _date(text: str) -> dt.date:

@@ -77,6 +77,28 @@ def test_run_fails_with_one_line_reason_on_a_corrupt_file(workspace, dbt_manifes
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "OPTOUT_DBT_TARGET",
+            "postgres",
+            "optout run: OPTOUT_DBT_TARGET='postgres' is not one of duckdb, spark",
+        ),
+        (
+            "OPTOUT_FIRST_DAY",
+            "01/01/2026",
+            "optout run: OPTOUT_FIRST_DAY='01/01/2026' is not a date (YYYY-MM-DD)",
+        ),
+    ],
+)
+def test_a_setting_a_user_got_wrong_is_one_line(workspace, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    result = workspace.optout("run", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == message
+
+
 def test_run_refuses_days_before_the_first_partition_day(workspace, monkeypatch):
     monkeypatch.setenv("OPTOUT_FIRST_DAY", "2026-01-01")
     result = workspace.optout("run", "--start", "2025-12-31", "--end", "2026-01-02", check=False)
