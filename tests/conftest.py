@@ -27,9 +27,11 @@ class Workspace:
     serving: Path
     dagster_home: Path
     spark_warehouse: Path
+    dbt_target: str | None = None  # None: whatever the caller's environment chooses (DuckDB by default)
 
     def env(self) -> dict[str, str]:
-        return {
+        target = {"OPTOUT_DBT_TARGET": self.dbt_target} if self.dbt_target else {}
+        return target | {
             "OPTOUT_LANDING_DIR": str(self.landing),
             "OPTOUT_LAKE_DIR": str(self.lake),
             "OPTOUT_WAREHOUSE": str(self.warehouse),
@@ -56,7 +58,7 @@ class Workspace:
         return result
 
 
-def make_workspace(root: Path) -> Workspace:
+def make_workspace(root: Path, dbt_target: str | None = None) -> Workspace:
     return Workspace(
         root=root,
         landing=root / "landing",
@@ -66,6 +68,7 @@ def make_workspace(root: Path) -> Workspace:
         serving=root / "serving",
         dagster_home=root / "dagster_home",
         spark_warehouse=root / "spark-warehouse",
+        dbt_target=dbt_target,
     )
 
 
