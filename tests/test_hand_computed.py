@@ -1,6 +1,6 @@
 """A three-user story through the whole pipeline, checked against numbers worked out by hand.
 
-The story sits on the exact edges (midnight instants, a window that closes on a delivery, a
+The story sits on the exact edges (midnight instants, a window that opens on a delivery, a
 repeated opt-out, a day delivered twice), so it runs on both dbt targets: Spark's time
 arithmetic and null handling must give the same hand-computed numbers as DuckDB's.
 """
