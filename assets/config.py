@@ -1,4 +1,4 @@
-"""Paths and settings from the environment (spec/interfaces.md), one place for all of them.
+"""Paths and settings from the environment (docs/reference.md), one place for all of them.
 
 Relative paths are resolved against the repository root, so every command, Dagster
 subprocess and dbt run sees the same absolute location wherever it was started from.

@@ -1,4 +1,4 @@
-"""The raw export contract (spec/raw-exports.md) as data, shared by ingestion and the generator."""
+"""The raw export contract (docs/raw-exports.md) as data, shared by ingestion and the generator."""
 
 from __future__ import annotations
 
@@ -110,5 +110,5 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
 ACCEPTED_EXTENSIONS = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".parquet")
 
-# Quarantine reasons (spec/raw-exports.md, "Bad input").
+# Quarantine reasons (docs/raw-exports.md, "Bad input").
 MALFORMED = "malformed_record"

@@ -25,4 +25,4 @@ REPORTED_PLATFORMS: tuple[str, ...] = tuple(row["platform"] for row in _rows())
 PROFILE_PLATFORMS: tuple[str, ...] = tuple(
     row["platform"] for row in _rows() if row["in_user_profiles"] == "true"
 )
-"""The values a raw user profile may carry (spec/raw-exports.md)."""
+"""The values a raw user profile may carry (docs/raw-exports.md)."""

@@ -12,7 +12,7 @@ from assets.config import Settings, resolve_path
 class OptoutPaths(ConfigurableResource):
     """Where raw exports land and where the lake, warehouse, exports and serving copy live.
 
-    A field left empty is read from its env var when used (spec/interfaces.md), so the
+    A field left empty is read from its env var when used (docs/reference.md), so the
     resource always agrees with dbt, which reads the same variables.
     """
 

@@ -1,4 +1,4 @@
-"""Every row of the "Bad input" table of spec/raw-exports.md, with its exact outcome."""
+"""Every row of the "Bad input" table of docs/raw-exports.md, with its exact outcome."""
 
 import gzip
 

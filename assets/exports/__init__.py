@@ -1,1 +1,1 @@
-"""Opted-out user files per date range (spec/metrics.md, spec/interfaces.md)."""
+"""Opted-out user files per date range (docs/metrics.md, docs/exports.md)."""

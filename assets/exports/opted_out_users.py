@@ -29,7 +29,7 @@ class ExportResult:
 
 
 def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFrame:
-    """One row per user with an opt-out in the range (spec/metrics.md), sorted by user_id."""
+    """One row per user with an opt-out in the range (docs/metrics.md), sorted by user_id."""
     return (
         facts.filter(pl.col("opt_out_date").is_between(export_range.start, export_range.end))
         .group_by("user_id")

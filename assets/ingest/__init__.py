@@ -1,1 +1,1 @@
-"""Ingestion of the raw exports into the typed Parquet lake (spec/raw-exports.md)."""
+"""Ingestion of the raw exports into the typed Parquet lake (docs/raw-exports.md)."""

@@ -1,4 +1,4 @@
-{#- Buckets of a push count: '0' .. '9' and '10+' (spec/metrics.md). -#}
+{#- Buckets of a push count: '0' .. '9' and '10+' (docs/metrics.md). -#}
 {% macro pressure_bucket(count_expr) -%}
     case when {{ count_expr }} >= 10 then '10+' else cast({{ count_expr }} as {{ dbt.type_string() }}) end
 {%- endmacro %}

@@ -21,7 +21,7 @@ def settings() -> Settings:
 
 
 def check_first_day(day: dt.date, config: Settings, what: str = "the range starts") -> None:
-    """interfaces.md: a command asking for a day before OPTOUT_FIRST_DAY fails, naming the variable."""
+    """docs/reference.md: a command asking for a day before OPTOUT_FIRST_DAY fails, naming the variable."""
     if day < config.first_day:
         raise CliError(
             f"{what} {day}, before the first export day {config.first_day} (set OPTOUT_FIRST_DAY to cover it)"

@@ -1,4 +1,4 @@
-"""An independent, deliberately plain implementation of spec/metrics.md, for the tests.
+"""An independent, deliberately plain implementation of docs/metrics.md, for the tests.
 
 It reads the typed lake and computes every mart with Python loops over each user's events,
 sharing no code or SQL with the dbt models, so the two can check each other.
@@ -344,7 +344,7 @@ def all_marts(lake: Path, p: Params | None = None) -> dict[str, list[dict]]:
 
 
 def opted_out_users(facts: list[dict], start: dt.date, end: dt.date) -> list[dict]:
-    """The export of spec/metrics.md for [start, end]."""
+    """The export of docs/metrics.md for [start, end]."""
     users: dict[str, dict] = {}
     for fact in facts:
         if start <= fact["opt_out_date"] <= end:

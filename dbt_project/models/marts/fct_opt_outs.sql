@@ -1,7 +1,7 @@
 {{ incremental_config('opt_out_date') }}
 {{ config(post_hook="{{ refresh_external_ids() }}") }}
 -- One row per opt-out, with its window, the pressure and campaigns before it, and whether
--- the user stayed active after it (spec/metrics.md, marts.fct_opt_outs).
+-- the user stayed active after it (docs/metrics.md, marts.fct_opt_outs).
 {%- set pressure_days = var('pressure_lookback_days') %}
 {%- set attribution_days = var('attribution_window_days') %}
 {%- set reach_back = [pressure_days, attribution_days] | max %}
