@@ -1,34 +1,31 @@
-"""Paths and settings from the environment (docs/reference.md), one place for all of them.
+"""Every setting of the project, read from the environment in one place (docs/reference.md).
 
-Relative paths are resolved against the repository root, so every command, Dagster
-subprocess and dbt run sees the same absolute location wherever it was started from.
+`load_settings()` reads the `OPTOUT_*` variables once per process and hands out one
+frozen `Settings`; nothing else in the project reads them (dbt reads the same variables in
+profiles.yml, with the same defaults). Relative paths are resolved against the repository
+root, so every command, Dagster subprocess and dbt run sees the same absolute location
+wherever it was started from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
-from dataclasses import dataclass
+import re
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-DEFAULTS = {
-    "OPTOUT_LANDING_DIR": "data/landing",
-    "OPTOUT_LAKE_DIR": "data/lake",
-    "OPTOUT_WAREHOUSE": "data/warehouse/optout.duckdb",
-    "OPTOUT_EXPORT_DIR": "data/exports",
-    "OPTOUT_SERVING_DIR": "data/serving",
-    "OPTOUT_DBT_TARGET": "duckdb",
-    # the Spark target's tables (Parquet, Spark's layout) and catalog: dbt_project/profiles.yml
-    "OPTOUT_SPARK_WAREHOUSE": "data/spark-warehouse",
-    "OPTOUT_FIRST_DAY": "2025-01-01",
-    # the BI tool's own environment and state (`optout bi`), not read by the pipeline
-    "OPTOUT_BI_DIR": "data/bi",
-}
-
 # the dbt targets of dbt_project/profiles.yml: DuckDB (the default), Spark (extra `spark`)
 DBT_TARGETS = ("duckdb", "spark")
+# the first export day when OPTOUT_FIRST_DAY is unset and nothing has landed yet
+FALLBACK_FIRST_DAY = dt.date(2025, 1, 1)
+_DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 # files and folders that hold user data (lake, quarantine, warehouse, exports) are for
 # their owner only: 0600 / 0700
@@ -44,57 +41,110 @@ class SettingError(ValueError):
     """An environment variable with a value the project cannot use (a user's mistake)."""
 
 
-def setting(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or DEFAULTS[name]
-
-
-def resolve_path(value: str) -> Path:
-    path = Path(value).expanduser()
+def resolve_path(value: str | Path) -> Path:
+    path = Path(value)  # no ~: dbt, which reads the same variables, could not expand it
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
-@dataclass(frozen=True)
-class Settings:
-    landing_dir: Path
-    lake_dir: Path
-    warehouse: Path
-    export_dir: Path
-    serving_dir: Path
-    dbt_target: str
-    spark_warehouse: Path
-    first_day: dt.date
+class Settings(BaseSettings):
+    """The pipeline's settings: `OPTOUT_<FIELD NAME>` in the environment, else the default."""
 
+    model_config = SettingsConfigDict(
+        env_prefix="OPTOUT_", env_ignore_empty=True, frozen=True, extra="ignore"
+    )
+
+    landing_dir: Path = Field(Path("data/landing"), description="raw exports as the platform delivers them")
+    lake_dir: Path = Field(Path("data/lake"), description="typed Parquet per table and export day")
+    warehouse: Path = Field(Path("data/warehouse/optout.duckdb"), description="the DuckDB file of the marts")
+    export_dir: Path = Field(Path("data/exports"), description="opted-out user files, reports, alerts")
+    serving_dir: Path = Field(Path("data/serving"), description="the read-only copy BI tools read")
+    bi_dir: Path = Field(Path("data/bi"), description="Apache Superset's own venv and state")
+    bench_dir: Path = Field(Path("data/bench"), description="`optout bench` workspaces and figures")
+    dbt_target: Literal["duckdb", "spark"] = Field("duckdb", description="the engine dbt builds on")
+    spark_warehouse: Path = Field(Path("data/spark-warehouse"), description="the spark target's tables")
+    first_day: dt.date | None = Field(
+        None, description="first export day of the daily partitions (default: the first landed day)"
+    )
+    max_quarantine_share: float = Field(
+        0.25, ge=0, le=1, description="largest quarantined share of a table's records before the marts stop"
+    )
+    max_file_bytes: int = Field(
+        2 * 1024**3, gt=0, description="largest landing file, decompressed (a bigger one fails its day)"
+    )
+    alert_webhook: str = Field("", description="Slack-compatible incoming webhook for new early warnings")
+    bi_password: str = Field("", description="the Superset admin password `optout bi setup` sets first")
+
+    @field_validator(
+        "landing_dir",
+        "lake_dir",
+        "warehouse",
+        "export_dir",
+        "serving_dir",
+        "bi_dir",
+        "bench_dir",
+        "spark_warehouse",
+    )
     @classmethod
-    def from_env(cls) -> Settings:
-        first_day_text = setting("OPTOUT_FIRST_DAY")
-        try:
-            first_day = dt.date.fromisoformat(first_day_text)
-        except ValueError as exc:
-            raise SettingError(f"OPTOUT_FIRST_DAY={first_day_text!r} is not a date (YYYY-MM-DD)") from exc
-        dbt_target = setting("OPTOUT_DBT_TARGET")
-        if dbt_target not in DBT_TARGETS:
-            raise SettingError(f"OPTOUT_DBT_TARGET={dbt_target!r} is not one of {', '.join(DBT_TARGETS)}")
-        return cls(
-            landing_dir=resolve_path(setting("OPTOUT_LANDING_DIR")),
-            lake_dir=resolve_path(setting("OPTOUT_LAKE_DIR")),
-            warehouse=resolve_path(setting("OPTOUT_WAREHOUSE")),
-            export_dir=resolve_path(setting("OPTOUT_EXPORT_DIR")),
-            serving_dir=resolve_path(setting("OPTOUT_SERVING_DIR")),
-            dbt_target=dbt_target,
-            spark_warehouse=resolve_path(setting("OPTOUT_SPARK_WAREHOUSE")),
-            first_day=first_day,
-        )
+    def _absolute(cls, value: Path) -> Path:
+        return resolve_path(value)
 
-    def export_env(self) -> dict[str, str]:
-        """The absolute values, for subprocesses (dbt) that must agree with this process."""
-        return {
-            "OPTOUT_LANDING_DIR": str(self.landing_dir),
-            "OPTOUT_LAKE_DIR": str(self.lake_dir),
-            "OPTOUT_WAREHOUSE": str(self.warehouse),
-            "OPTOUT_EXPORT_DIR": str(self.export_dir),
-            "OPTOUT_SERVING_DIR": str(self.serving_dir),
-            "OPTOUT_DBT_TARGET": self.dbt_target,
-            "OPTOUT_SPARK_WAREHOUSE": str(self.spark_warehouse),
-            "OPTOUT_FIRST_DAY": self.first_day.isoformat(),
-        }
+    @field_validator("alert_webhook", "bi_password")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def partitions_start(self) -> dt.date:
+        """First daily partition: OPTOUT_FIRST_DAY, else the first day that landed, else 2025-01-01."""
+        if self.first_day is not None:
+            return self.first_day
+        return first_landed_day(self.landing_dir) or FALLBACK_FIRST_DAY
+
+    def env(self) -> dict[str, str]:
+        """The variables of these settings, for a child process that must agree with this one."""
+        values = self.model_dump(exclude_none=True)
+        return {f"OPTOUT_{name.upper()}": str(value) for name, value in values.items() if value != ""}
+
+
+def first_landed_day(landing_dir: Path) -> dt.date | None:
+    """The earliest `<table>/dt=<day>` folder of the landing area (any table), if any."""
+    days = []
+    for day_folder in landing_dir.glob("*/dt=*"):
+        match = _DAY_FOLDER.match(day_folder.name)
+        if match and day_folder.is_dir():
+            try:
+                days.append(dt.date.fromisoformat(match[1]))
+            except ValueError:
+                continue  # not a real date: ingestion reports the folder
+    return min(days, default=None)
+
+
+def read_settings() -> Settings:
+    """The settings from the environment now; a value the project cannot use is one line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingError("; ".join(_problem(error) for error in exc.errors())) from None
+
+
+def _problem(error) -> str:
+    """One setting a user got wrong, in words: `OPTOUT_X='value' is not ...`."""
+    name = f"OPTOUT_{str(error['loc'][0]).upper()}"
+    kind = error["type"]
+    if kind == "literal_error":
+        reason = f"is not one of {', '.join(DBT_TARGETS)}"
+    elif kind.startswith("date"):
+        reason = "is not a date (YYYY-MM-DD)"
+    elif kind.startswith("int"):
+        reason = "is not a whole number"
+    elif kind.startswith("float"):
+        reason = "is not a number"
+    else:  # a bound: "must be ..." in pydantic's own words
+        reason = error["msg"].lower().replace("input should be", "must be")
+    return f"{name}={error.get('input')!r} {reason}"
+
+
+@functools.cache
+def load_settings() -> Settings:
+    """The settings of this process, read once (`load_settings.cache_clear()` reads them again)."""
+    return read_settings()

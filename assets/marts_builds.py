@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from assets.exports.ranges import ExportRangeError
-from assets.warehouse_lock import busy_reason
+from assets.warehouse_holder import busy_reason
 
 _CREATE = """
 create table if not exists audit.marts_builds (

@@ -1,7 +1,6 @@
 """Early warnings in Dagster: warn-level checks on the alert marts, and the asset that files and sends them."""
 
 import datetime as dt
-import os
 
 import duckdb
 from dagster import (
@@ -11,9 +10,11 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     asset,
     multi_asset_check,
 )
@@ -22,7 +23,6 @@ from assets.alerts.deliver import send_new_alerts, write_alerts_file
 from assets.alerts.read import Alerts, read_alerts
 from assets.marts_builds import read_checked_export_days
 from orchestration.checks import run_days
-from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
 
 RATE_ALERTS = AssetKey(["marts", "mart_opt_out_rate_alerts"])
@@ -103,38 +103,41 @@ def _warning(
     )
 
 
-@asset(
-    key=ALERTS_KEY,
-    # fct_opt_outs carries the blocking marts check: alerts, like exports, wait for it and
-    # are skipped when it fails
-    deps=[RATE_ALERTS, CAMPAIGN_ALERTS, AssetKey(["marts", "fct_opt_outs"])],
-    partitions_def=export_days,
-    backfill_policy=BackfillPolicy.single_run(),
-    group_name="alerts",
-    kinds={"json", "slack"},
-    owners=["team:crm"],
-    description=(
-        "The early warnings of the run's export days: every day and campaign alert in "
-        "$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json, and each alert not sent before POSTed to "
-        "OPTOUT_ALERT_WEBHOOK (Slack-compatible) when set; a delivery failure is logged, never fatal."
-    ),
-)
-def early_warnings(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
-    read_checked_export_days(paths.warehouse_path)  # only marts whose checks passed are sent on
-    alerts = run_alerts(context, paths)
-    path = write_alerts_file(paths.exports, alerts)
-    for line in alerts.lines():
-        context.log.warning(f"early warning: {line}")
-    metadata: dict = {
-        "path": MetadataValue.path(str(path)),
-        "day_alerts": len(alerts.days),
-        "campaign_alerts": len(alerts.campaigns),
-    }
-    webhook = os.environ.get("OPTOUT_ALERT_WEBHOOK", "").strip()
-    if webhook:
-        delivery = send_new_alerts(paths.exports, alerts, webhook, context.log.warning)
-        metadata.update({"sent": len(delivery.sent), "delivery_failures": len(delivery.failed)})
-    return MaterializeResult(metadata=metadata)
+def build_alerts_asset(partitions: PartitionsDefinition) -> AssetsDefinition:
+    @asset(
+        key=ALERTS_KEY,
+        # fct_opt_outs carries the blocking marts check: alerts, like exports, wait for it and
+        # are skipped when it fails
+        deps=[RATE_ALERTS, CAMPAIGN_ALERTS, AssetKey(["marts", "fct_opt_outs"])],
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        group_name="alerts",
+        kinds={"json", "slack"},
+        owners=["team:crm"],
+        description=(
+            "The early warnings of the run's export days: every day and campaign alert in "
+            "$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json, and each alert not sent before POSTed to "
+            "OPTOUT_ALERT_WEBHOOK (Slack-compatible) when set; a delivery failure is logged, never fatal."
+        ),
+    )
+    def early_warnings(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
+        read_checked_export_days(paths.warehouse_path)  # only marts whose checks passed are sent on
+        alerts = run_alerts(context, paths)
+        path = write_alerts_file(paths.exports, alerts)
+        for line in alerts.lines():
+            context.log.warning(f"early warning: {line}")
+        metadata: dict = {
+            "path": MetadataValue.path(str(path)),
+            "day_alerts": len(alerts.days),
+            "campaign_alerts": len(alerts.campaigns),
+        }
+        webhook = paths.settings.alert_webhook
+        if webhook:
+            delivery = send_new_alerts(paths.exports, alerts, webhook, context.log.warning)
+            metadata.update({"sent": len(delivery.sent), "delivery_failures": len(delivery.failed)})
+        return MaterializeResult(metadata=metadata)
+
+    return early_warnings
 
 
 alert_checks = [early_warning_checks]

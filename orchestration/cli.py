@@ -15,7 +15,7 @@ from assets.config import SettingError, keep_new_files_private
 from assets.exports.ranges import ExportRangeError
 from assets.generator.simulate import PlantedCampaign
 from assets.ingest.readers import UnreadableFileError
-from assets.warehouse_lock import WarehouseBusyError
+from assets.warehouse_holder import WarehouseBusyError
 from orchestration.commands.common import CliError
 
 # the errors the project raises on purpose, each with a message a user acts on

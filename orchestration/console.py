@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from dagster import DagsterEventType
 
 REDRAW_SECONDS = 0.5
+WARNING_WIDTH = 70  # characters of a warning on its step's line
 ENDED = {
     DagsterEventType.STEP_SUCCESS.value: "done",
     DagsterEventType.STEP_FAILURE.value: "failed",
@@ -48,13 +49,31 @@ class Step:
     done: int = 0
     total: int = 0
     unit: str = ""
-    warnings: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def line(self, now: float) -> str:
         seconds = (self.ended or now) - self.started
-        count = f"{self.done}/{self.total} {self.unit}" if self.total else ""
-        warned = f"  {self.warnings} warning(s), see the log" if self.warnings else ""
-        return f"  {step_label(self.key):<34} {count:<16} {self.status:<8} {seconds:6.1f}s{warned}"
+        count = (
+            f"{self.done}/{self.total} {self.unit}"
+            if self.total
+            else f"{self.done} {self.unit}"
+            if self.done
+            else ""
+        )
+        return f"  {step_label(self.key):<34} {count:<16} {self.status:<8} {seconds:6.1f}s{self._warned()}"
+
+    def _warned(self) -> str:
+        """The step's first warning in a few words (the log has it whole), and how many more."""
+        if not self.warnings:
+            return ""
+        more = f" (+{len(self.warnings) - 1} more in the log)" if len(self.warnings) > 1 else ""
+        return f"  warning: {short_warning(self.warnings[0])}{more}"
+
+
+def short_warning(message: str, width: int = WARNING_WIDTH) -> str:
+    """A warning's first line, cut to `width` characters."""
+    text = " ".join(message.strip().splitlines()[0].split()) if message.strip() else "see the log"
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 class RunConsole:
@@ -86,17 +105,30 @@ class RunConsole:
         self._draw()
 
     def handle(self, record: logging.LogRecord) -> None:
-        """A message of the run's log: step starts and ends, and warnings, change the view."""
+        """A message of the run's log (in process): step starts and ends, and warnings."""
         meta = getattr(record, "dagster_meta", None) or {}
-        step_key = meta.get("step_key")
-        event = meta.get("dagster_event")
+        message = str(meta.get("orig_message") or record.getMessage())
+        self.handle_event(meta.get("step_key"), meta.get("dagster_event"), record.levelno, message)
+
+    def handle_entry(self, entry) -> None:
+        """An entry of the run's event log (a run another process executes)."""
+        self.handle_event(entry.step_key, entry.dagster_event, entry.level, entry.user_message)
+        event = entry.dagster_event
+        if event is not None and event.event_type_value == DagsterEventType.ASSET_MATERIALIZATION.value:
+            with self._lock:
+                step = self.steps.get(entry.step_key)
+                if step is not None:  # a run in another process reports no progress: count its outputs
+                    step.done += 1
+                    step.unit = "assets" if step.done > 1 else "asset"
+
+    def handle_event(self, step_key: str | None, event, level: int, message: str) -> None:
         if not step_key:
             return
         with self._lock:
             now = time.monotonic()
             if event is None:
-                if record.levelno >= logging.WARNING and step_key in self.steps:
-                    self.steps[step_key].warnings += 1
+                if level >= logging.WARNING and step_key in self.steps:
+                    self.steps[step_key].warnings.append(message)
             elif event.event_type_value == DagsterEventType.STEP_START.value:
                 self.steps[step_key] = Step(step_key, now)
             elif event.event_type_value in ENDED:
@@ -110,6 +142,12 @@ class RunConsole:
             step = self.steps.get(step_key)
             if step is not None:
                 step.done, step.total, step.unit = done, total, unit
+
+    def note(self, message: str) -> None:
+        """A line of its own above the steps (e.g. why the run waits)."""
+        with self._lock:
+            self._print(f"  {message}")
+            self._drawn = 0  # the live view is drawn again below it
 
     def _print(self, line: str) -> None:
         self.stream.write(line + "\n")

@@ -1,22 +1,25 @@
-"""The dbt project, built once (kept apart from the @dbt_assets module: see STACK notes).
+"""The dbt project of a target, its manifest, and the project's dbt vars.
 
-`dagster-dbt project prepare-and-package --file orchestration/dbt_project.py` writes the
-manifest; `ensure_manifest()` does the same on demand for the CLI and tests. Both, and the
-parse `dagster dev` runs on load, name the venv's dbt: importing this module leaves PATH alone.
+Nothing here runs at import: `dbt_project(target)` describes the project for the target the
+settings name (`target/<target>/manifest.json`, so each engine keeps its own), and
+`ensure_manifest` parses it with the venv's dbt when the manifest is missing, or always
+under `dagster dev`, which reloads code to pick up model changes.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
-from dagster_shared.record import replace
+import yaml
+from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import DbtProjectPreparer
 
-from assets.config import REPO_ROOT, Settings
+from assets.config import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
@@ -27,62 +30,46 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-class VenvDbtPreparer(DagsterDbtProjectPreparer):
-    """dagster-dbt's preparer (`dagster dev` and `prepare-and-package` parse), with the venv's dbt.
-
-    The default runs whichever `dbt` is on PATH: `.venv/bin/dagster dev` or
-    `.venv/bin/dagster-dbt`, the venv not activated, would find none (or another one).
-    """
-
-    def _prepare_manifest(self, project: DbtProject) -> None:
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=project.target_path
-        ).wait()
-        # as the default preparer does: seeds re-parsed at run time, with this checkout's paths
-        self._invalidate_seeds_in_partial_parse(project)
-
-
-DBT_TARGET = Settings.from_env().dbt_target
-
-# DbtProject takes no preparer argument; `prepare-and-package` uses the project's own.
-# A manifest per dbt target (`target/duckdb/`, `target/spark/`): each engine's Dagster
-# definitions load their own, which a run on the other engine never overwrites
-optout_dbt = replace(
-    DbtProject(
+def dbt_project(target: str) -> DbtProject:
+    return DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=DBT_PROJECT_DIR,
-        target=DBT_TARGET,
-        target_path=Path("target") / DBT_TARGET,
-    ),
-    preparer=VenvDbtPreparer(),
-)
-optout_dbt.prepare_if_dev()
+        target=target,
+        target_path=Path("target") / target,
+    )
 
 
-def prepare_dbt_environment() -> None:
-    """dbt reads the same env vars: give it absolute paths, and a folder for the warehouse."""
-    settings = Settings.from_env()
-    os.environ.update(settings.export_env())
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data
+@functools.cache
+def project_vars() -> dict[str, Any]:
+    """The `vars:` of dbt_project.yml: the metric parameters Python reads too (one place)."""
+    return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
-def ensure_manifest() -> Path:
-    """`dbt parse` once, so importing the Dagster definitions finds the manifest."""
-    if not optout_dbt.manifest_path.exists():
-        prepare_dbt_environment()
+def ensure_manifest(target: str, refresh: bool | None = None) -> Path:
+    """`dbt parse` for the target when its manifest is missing (or `refresh`), with the venv's dbt.
+
+    By default the manifest is parsed again under `dagster dev`, as dagster-dbt's own
+    preparer does, so an edited model shows after a reload; everywhere else it is parsed
+    once (the CLI and the test session prepare it first).
+    """
+    project = dbt_project(target)
+    if refresh is None:
+        refresh = DbtProjectPreparer().using_dagster_dev()
+    if refresh or not project.manifest_path.exists():
         command = [
             dbt_executable(),
             "parse",
+            "--quiet",
             "--project-dir",
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             "--target",
-            DBT_TARGET,
+            target,
             "--target-path",
-            str(optout_dbt.project_dir / optout_dbt.target_path),
+            str(project.project_dir / project.target_path),
         ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=DBT_PROJECT_DIR)
         if result.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}")
-    return optout_dbt.manifest_path
+    return project.manifest_path

@@ -8,6 +8,7 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     TableColumn,
     TableSchema,
     asset,
@@ -18,10 +19,11 @@ from assets.ingest.day import ingest_days, unrecognised_day_folders
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
-from assets.warehouse_lock import WarehouseBusyError, check_run_lock_free, check_warehouse_writable
+from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration import console
-from orchestration.partitions import export_days, partition_days
+from orchestration.partitions import partition_days
 from orchestration.resources import OptoutPaths
+from orchestration.run_queue import wait_for_earlier_runs
 
 LAKE_KEY_PREFIX = "lake"
 # the five ingest steps may probe at the same moment; each probe holds the file for milliseconds
@@ -49,12 +51,12 @@ LINEAGE = {
 }
 
 
-def _ingest_asset(table: str) -> AssetsDefinition:
+def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinition:
     columns = ", ".join(TABLES[table].column_names)
 
     @asset(
         key=lake_asset_key(table),
-        partitions_def=export_days,
+        partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         group_name="ingest",
         kinds={"polars", "parquet"},
@@ -71,10 +73,11 @@ def _ingest_asset(table: str) -> AssetsDefinition:
     )
     def ingest(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
         days = partition_days(context)
-        # a run launched from the UI or the schedule must not touch the lake while another
-        # run, or any program, holds the warehouse it would then fail to write
+        # one run at a time: a run that started beside an earlier one (two processes that
+        # looked at the queue at the same moment) waits for it before touching the lake
+        wait_for_earlier_runs(context.instance, context.run_id, context.log.info)
+        # and no program may hold the warehouse the run would then fail to write
         try:
-            check_run_lock_free(paths.warehouse_path)
             check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
         except WarehouseBusyError as exc:
             raise Failure(description=f"{table}: nothing ingested: {exc}") from None
@@ -141,4 +144,6 @@ def ignored_folders_warning(table: str, folders: list[str]) -> str:
     )
 
 
-ingest_assets = [_ingest_asset(table) for table in TABLE_NAMES]
+def build_ingest_assets(partitions: PartitionsDefinition) -> list[AssetsDefinition]:
+    """One ingest asset per raw table."""
+    return [_ingest_asset(table, partitions) for table in TABLE_NAMES]

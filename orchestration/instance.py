@@ -22,15 +22,15 @@ nux:
   enabled: false
 concurrency:
   runs:
-    # DuckDB has one writer, and readers cannot open the file while it writes: every run
-    # reads or writes the warehouse, so runs queue one behind the other
+    # the one rule for "one writer of the warehouse": DuckDB has one writer, and readers
+    # cannot open the file while it writes; every run reads or writes the warehouse, so runs
+    # queue one behind the other. The daemon applies it to the UI's, the schedule's and the
+    # sensor's runs and to `optout run` when it serves the instance; without a daemon
+    # `optout run` waits for the same limit itself (orchestration/run_queue.py)
     max_concurrent_runs: 1
-    tag_concurrency_limits:
-      - key: optout/warehouse
-        limit: 1
-# Dagster's SQLite event log, an engine per file, a batch of events per commit (orchestration/event_log_storage.py)
+# Dagster's SQLite event log, an engine per file, a batch of events per commit (orchestration/private_apis.py)
 event_log_storage:
-  module: orchestration.event_log_storage
+  module: orchestration.private_apis
   class: BatchingSqliteEventLogStorage
   config:
     # where Dagster's own SQLite event log would be (readers may open the instance without DAGSTER_HOME)
@@ -49,12 +49,18 @@ def instance_yaml(home: Path) -> str:
     return INSTANCE_YAML.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
 
 
+# an instance set up by an earlier release names the storage's former module
+FORMER_STORAGE_MODULE = "module: orchestration.event_log_storage"
+
+
 def ensure_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(instance_yaml(home))
+    elif FORMER_STORAGE_MODULE in (text := config.read_text()):
+        config.write_text(text.replace(FORMER_STORAGE_MODULE, "module: orchestration.private_apis"))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

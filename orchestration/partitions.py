@@ -6,14 +6,15 @@ import datetime as dt
 
 from dagster import AssetExecutionContext, DailyPartitionsDefinition
 
-from assets.config import Settings
 
-export_days = DailyPartitionsDefinition(
-    start_date=Settings.from_env().first_day.isoformat(),
-    # the export day of today is still being delivered; partitions end with yesterday
-    end_offset=0,
-    timezone="UTC",
-)
+def export_days(first_day: dt.date) -> DailyPartitionsDefinition:
+    """One partition per export day from `first_day` (Settings.partitions_start) to yesterday."""
+    return DailyPartitionsDefinition(
+        start_date=first_day.isoformat(),
+        # the export day of today is still being delivered; partitions end with yesterday
+        end_offset=0,
+        timezone="UTC",
+    )
 
 
 def partition_days(context: AssetExecutionContext) -> list[dt.date]:

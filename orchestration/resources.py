@@ -1,4 +1,4 @@
-"""Dagster resources: the pipeline's locations, read from the same env vars as dbt."""
+"""Dagster resources: the pipeline's settings and locations, as dbt reads them too."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from assets.config import Settings, resolve_path
+from assets.config import Settings, load_settings, resolve_path
 
 
 class OptoutPaths(ConfigurableResource):
     """Where raw exports land and where the lake, warehouse, exports and serving copy live.
 
-    A field left empty is read from its env var when used (docs/reference.md), so the
-    resource always agrees with dbt, which reads the same variables.
+    A field left empty comes from the settings (assets/config.py, the same environment
+    variables dbt reads), so the resource always agrees with dbt; a test may set one.
     """
 
     landing_dir: str = ""
@@ -22,8 +22,12 @@ class OptoutPaths(ConfigurableResource):
     export_dir: str = ""
     serving_dir: str = ""
 
+    @property
+    def settings(self) -> Settings:
+        return load_settings()
+
     def _resolve(self, value: str, attribute: str) -> Path:
-        return resolve_path(value) if value else getattr(Settings.from_env(), attribute)
+        return resolve_path(value) if value else getattr(self.settings, attribute)
 
     @property
     def landing(self) -> Path:

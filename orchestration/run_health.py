@@ -1,9 +1,9 @@
 """Runs whose process is gone: find them and mark them failed, so the queue moves on.
 
 A run killed with `kill -9` never reports its end; Dagster keeps it `STARTED`, and with one
-run at a time nothing else would ever start. Dagster's run monitoring cannot help here:
-the default run launcher has no health check, and `optout run` executes in its own
-process, outside any launcher. So every run says which process carries it (the
+run at a time nothing else would ever start. This is what Dagster does not do for us: its
+run monitoring asks the run launcher, and the default launcher has no health check, while
+`optout run` without a daemon executes in its own process, outside any launcher. So every run says which process carries it (the
 `optout/pid` tag for `optout run`, Dagster's "Started process for run (pid: N)" event for
 runs the daemon launches), and a run whose process is no longer alive, or whose pid now
 belongs to a process started after the run, is marked failed.
@@ -69,11 +69,3 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
         )
         reaped.append(record.dagster_run.run_id)
     return reaped
-
-
-def runs_in_progress(instance: DagsterInstance) -> list:
-    """Unfinished runs whose process is alive (the dead ones are marked failed first)."""
-    reap_dead_runs(instance)
-    return [
-        record.dagster_run for record in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))
-    ]

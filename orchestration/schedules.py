@@ -11,7 +11,9 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     schedule,
@@ -21,36 +23,44 @@ from dagster import (
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest.day import landed_day_folders
-from orchestration.jobs import WAREHOUSE_TAG, everything_job, partition_range_tags
+from orchestration.dbt_project import project_vars
+from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
 
-LATE_ARRIVAL_DAYS = 3
+
+def late_arrival_days() -> int:
+    """How many export days after its own an event may still arrive: the dbt var the models
+    use (dbt_project.yml `late_arrival_days`), so the schedule re-ingests exactly those days."""
+    return int(project_vars()["late_arrival_days"])
 
 
 def daily_run_range(execution_time: dt.datetime, first_day: dt.date) -> tuple[dt.date, dt.date]:
     """The export days a daily run covers: yesterday, and the days late records still change."""
     logical_date = execution_time.astimezone(dt.UTC).date() - dt.timedelta(days=1)
-    start = max(first_day, logical_date - dt.timedelta(days=LATE_ARRIVAL_DAYS))
+    start = max(first_day, logical_date - dt.timedelta(days=late_arrival_days()))
     return start, logical_date
 
 
-@schedule(
-    job=everything_job,
-    cron_schedule="0 4 * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.STOPPED,
-    description=(
-        "Every day at 04:00 UTC: ingest yesterday's export day, re-ingest the 3 days before it "
-        "(late records), rebuild the marts they affect and write the rolling exports - one run."
-    ),
-)
-def daily_schedule(context: ScheduleEvaluationContext):
-    reap_dead_runs(context.instance)  # a killed run must not hold the queue
-    start, end = daily_run_range(context.scheduled_execution_time, Settings.from_env().first_day)
-    return RunRequest(
-        run_key=f"daily-{end.isoformat()}",
-        tags={**partition_range_tags(start.isoformat(), end.isoformat()), **WAREHOUSE_TAG},
+def build_daily_schedule(job, first_day: dt.date) -> ScheduleDefinition:
+    @schedule(
+        job=job,
+        cron_schedule="0 4 * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.STOPPED,
+        description=(
+            f"Every day at 04:00 UTC: ingest yesterday's export day, re-ingest the {late_arrival_days()} "
+            "days before it (late records), rebuild the marts they affect and write the rolling "
+            "exports - one run."
+        ),
     )
+    def daily_schedule(context: ScheduleEvaluationContext):
+        reap_dead_runs(context.instance)  # a killed run must not hold the queue
+        start, end = daily_run_range(context.scheduled_execution_time, first_day)
+        return RunRequest(
+            run_key=f"daily-{end.isoformat()}", tags=partition_range_tags(start.isoformat(), end.isoformat())
+        )
+
+    return daily_schedule
 
 
 def day_fingerprints(landing_dir: Path) -> dict[str, str]:
@@ -70,31 +80,30 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     }
 
 
-@sensor(
-    job=everything_job,
-    minimum_interval_seconds=60,
-    default_status=DefaultSensorStatus.STOPPED,
-    description="Notices a new or re-delivered export day folder in the landing area and runs just that day.",
-)
-def landing_sensor(context: SensorEvaluationContext):
-    reap_dead_runs(context.instance)  # a killed run must not hold the queue
-    settings = Settings.from_env()
-    seen = json.loads(context.cursor) if context.cursor else {}
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-    # a day is complete (a partition) once it is over; today's folder waits for tomorrow
-    current = {
-        day: fingerprint
-        for day, fingerprint in day_fingerprints(settings.landing_dir).items()
-        if settings.first_day <= dt.date.fromisoformat(day) <= yesterday
-    }
-    changed = sorted(day for day, fingerprint in current.items() if seen.get(day) != fingerprint)
-    context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
-    if not changed:
-        return SkipReason("no new or re-delivered export day")
-    return [
-        RunRequest(run_key=f"landing-{day}-{current[day]}", partition_key=day, tags=WAREHOUSE_TAG)
-        for day in changed
-    ]
+def build_landing_sensor(job, settings: Settings, first_day: dt.date) -> SensorDefinition:
+    @sensor(
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Notices a new or re-delivered export day folder in the landing area and runs just that day.",
+    )
+    def landing_sensor(context: SensorEvaluationContext):
+        reap_dead_runs(context.instance)  # a killed run must not hold the queue
+        seen = json.loads(context.cursor) if context.cursor else {}
+        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        # a day is complete (a partition) once it is over; today's folder waits for tomorrow
+        current = {
+            day: fingerprint
+            for day, fingerprint in day_fingerprints(settings.landing_dir).items()
+            if first_day <= dt.date.fromisoformat(day) <= yesterday
+        }
+        changed = sorted(day for day, fingerprint in current.items() if seen.get(day) != fingerprint)
+        context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
+        if not changed:
+            return SkipReason("no new or re-delivered export day")
+        return [RunRequest(run_key=f"landing-{day}-{current[day]}", partition_key=day) for day in changed]
+
+    return landing_sensor
 
 
 @sensor(

@@ -28,7 +28,7 @@ from dagster import (
     AssetMaterialization,
     Output,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
 from assets import spark_tables
 from assets.config import Settings
@@ -99,21 +99,25 @@ def _as_asset_event(event: Any, context: AssetExecutionContext) -> Any:
 
 def spark_build(
     context: AssetExecutionContext,
+    settings: Settings,
     spark_dbt: DbtCliResource,
     duckdb_dbt: DbtCliResource,
-    build_options: list[str],
+    build_args: list[str],
     translator: DagsterDbtTranslator,
     manifest_path: Path,
     run_targets: dict[str, Path],
+    invocations: list[DbtCliInvocation],
     published: list[str],
 ) -> Iterator[Any]:
-    """The three steps; `published` receives the Spark tables shown to DuckDB (for row counts)."""
-    settings = Settings.from_env()
+    """The three steps; `invocations` receives each dbt invocation (for its run results),
+    `published` the Spark tables shown to DuckDB (for row counts)."""
     manifest = json.loads(manifest_path.read_text())
     seen: set[tuple] = set()
+    command, *options = build_args
     spark_step = spark_dbt.cli(
-        ["build", *build_options, "--exclude", "reporting"], context=context, target_path=run_targets["spark"]
+        [*build_args, "--exclude", "reporting"], context=context, target_path=run_targets["spark"]
     )
+    invocations.append(spark_step)
     for event in spark_step.stream():
         seen.add(_event_key(event))
         yield event
@@ -124,11 +128,12 @@ def spark_build(
     # no asset context: it would widen the selection to the whole run's (dagster-dbt unions
     # a --select with it); the events are mapped back to the asset's outputs instead
     duckdb_step = duckdb_dbt.cli(
-        ["build", "--select", " ".join(views), "--indirect-selection", "cautious", *build_options],
+        [command, "--select", " ".join(views), "--indirect-selection", "cautious", *options],
         manifest=manifest_path,
         dagster_dbt_translator=translator,
         target_path=run_targets["duckdb"],
     )
+    invocations.append(duckdb_step)
     for raw in duckdb_step.stream():
         event = _as_asset_event(raw, context)
         key = _event_key(event)

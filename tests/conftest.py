@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.config import REPO_ROOT
+from assets.config import REPO_ROOT, load_settings, read_settings
 from assets.generator.run import generate
 
 SAMPLE_START = dt.date(2026, 1, 1)
@@ -84,14 +84,22 @@ def pytest_configure(config):
     """The dbt manifest must exist before test modules import the Dagster definitions."""
     from orchestration.dbt_project import ensure_manifest
 
-    ensure_manifest()
+    ensure_manifest(read_settings().dbt_target)
 
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> Path:
     from orchestration.dbt_project import ensure_manifest
 
-    return ensure_manifest()
+    return ensure_manifest(read_settings().dbt_target)
+
+
+@pytest.fixture(autouse=True)
+def settings_read_again():
+    """Each test reads the settings of its own environment (a process reads them once)."""
+    load_settings.cache_clear()
+    yield
+    load_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_executable, prepare_dbt_environment
+from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_executable
 
 
 def dbt(*args: str, vars: dict | None = None) -> None:
@@ -20,7 +20,8 @@ def dbt(*args: str, vars: dict | None = None) -> None:
     ]
     if vars:
         command += ["--vars", json.dumps(vars)]
-    prepare_dbt_environment()
-    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=dict(os.environ), timeout=600, cwd=DBT_PROJECT_DIR
+    )
     if result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}")

@@ -36,9 +36,3 @@ def test_every_dbt_unit_test_passes(sample_run, dbt_manifest, tmp_path):
     assert {r["unique_id"] for r in tests} == unit_tests
     assert {r["status"] for r in tests} == {"pass"}
     assert {r["status"] for r in results if r not in tests} <= {"success"}
-
-
-def test_pipeline_builds_leave_unit_tests_out():
-    from orchestration.dbt_assets import BUILD_ARGS
-
-    assert BUILD_ARGS[-2:] == ["--exclude", "resource_type:unit_test"]

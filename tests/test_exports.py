@@ -11,8 +11,9 @@ from dagster import DagsterInstance, materialize
 from assets import atomic_files
 from assets.exports.opted_out_users import export_paths, write_export
 from assets.exports.ranges import ExportRange, ExportRangeError, between_range, preset_range
-from orchestration.export_assets import opted_out_users_between
+from orchestration.export_assets import BETWEEN_KEY, build_export_assets
 from orchestration.jobs import partition_range_tags
+from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
 from tests.reference.metrics import Params, fct_opt_outs, load, opted_out_users
 
@@ -109,6 +110,9 @@ def test_no_file_name_can_escape_the_export_folder(tmp_path, monkeypatch):
 
 def test_a_range_of_partitions_is_one_run_and_one_file(sample_run, tmp_path):
     exports = tmp_path / "exports"
+    opted_out_users_between = next(
+        asset for asset in build_export_assets(export_days(dt.date(2026, 1, 1))) if asset.key == BETWEEN_KEY
+    )
     result = materialize(
         [opted_out_users_between],
         instance=DagsterInstance.ephemeral(),

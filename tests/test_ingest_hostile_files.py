@@ -17,12 +17,14 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 
+from assets.config import SettingError, read_settings
 from assets.ingest import day as day_module
 from assets.ingest.day import LOG_SCHEMA, landing_files, unrecognised_day_folders
 from assets.ingest.lake import LOG_FILE, day_dir
 from assets.ingest.readers import DEFAULT_MAX_FILE_BYTES, UnreadableFileError, max_file_bytes
-from orchestration.ingest_assets import ignored_folders_warning, ingest_assets, lake_asset_key
+from orchestration.ingest_assets import build_ingest_assets, ignored_folders_warning, lake_asset_key
 from orchestration.jobs import partition_range_tags
+from orchestration.partitions import export_days
 from orchestration.resources import OptoutPaths
 from tests.helpers import day_folder, ingest, loaded, message, quarantined, write_csv, write_jsonl
 
@@ -289,11 +291,11 @@ def test_max_file_bytes_defaults_to_2_gib_and_refuses_nonsense(monkeypatch):
     monkeypatch.delenv("OPTOUT_MAX_FILE_BYTES", raising=False)
     assert max_file_bytes() == DEFAULT_MAX_FILE_BYTES == 2147483648
     monkeypatch.setenv("OPTOUT_MAX_FILE_BYTES", "5000000")
-    assert max_file_bytes() == 5_000_000
+    assert read_settings().max_file_bytes == 5_000_000
     for nonsense in ("lots", "-1", "0"):
         monkeypatch.setenv("OPTOUT_MAX_FILE_BYTES", nonsense)
-        with pytest.raises(ValueError, match="OPTOUT_MAX_FILE_BYTES"):
-            max_file_bytes()
+        with pytest.raises(SettingError, match="OPTOUT_MAX_FILE_BYTES"):
+            read_settings()
 
 
 def test_a_gzip_bomb_fails_its_day_without_expanding_in_memory(tmp_path, monkeypatch):
@@ -476,7 +478,11 @@ def test_folders_that_are_not_export_days_are_listed(tmp_path):
 def _materialize_messages(workspace, start, end):
     instance = DagsterInstance.ephemeral()
     result = materialize(
-        [asset for asset in ingest_assets if asset.key == lake_asset_key("messages")],
+        [
+            asset
+            for asset in build_ingest_assets(export_days(dt.date(2025, 1, 1)))
+            if asset.key == lake_asset_key("messages")
+        ],
         instance=instance,
         resources={"paths": OptoutPaths()},
         tags=partition_range_tags(start, end),

@@ -5,7 +5,6 @@ reporting views, and the run summary, the report page and the report asset's met
 the Dagster UI all show the new number: none of them computes it on its own.
 """
 
-import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -18,7 +17,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 
-from assets.config import REPO_ROOT, Settings
+from assets.config import REPO_ROOT, read_settings
 from assets.report.build import make_report
 from tests.report_parser import parse
 
@@ -62,12 +61,13 @@ def marts_rate(warehouse: Path) -> float:
 def test_summary_report_and_ui_follow_the_sql_definition(sample_run, redefined, tmp_path, capsys):
     rate = marts_rate(sample_run.warehouse)
     assert rate > 0
-    config = dataclasses.replace(
-        Settings.from_env(),
-        landing_dir=sample_run.landing,
-        lake_dir=sample_run.lake,
-        warehouse=redefined,
-        export_dir=tmp_path / "exports",
+    config = read_settings().model_copy(
+        update={
+            "landing_dir": sample_run.landing,
+            "lake_dir": sample_run.lake,
+            "warehouse": redefined,
+            "export_dir": tmp_path / "exports",
+        }
     )
 
     # the run summary
@@ -82,7 +82,8 @@ def test_summary_report_and_ui_follow_the_sql_definition(sample_run, redefined, 
     assert float(parse(report.html_path).metrics["opt_out_rate"]) == pytest.approx(rate / 2)
 
     # the report asset's metadata in the Dagster UI
-    from orchestration.report_asset import opt_out_report as report_asset
+    from orchestration.partitions import export_days
+    from orchestration.report_asset import build_report_asset
     from orchestration.resources import OptoutPaths
 
     paths = OptoutPaths(
@@ -91,6 +92,7 @@ def test_summary_report_and_ui_follow_the_sql_definition(sample_run, redefined, 
         warehouse=str(redefined),
         export_dir=str(tmp_path / "ui_exports"),
     )
+    report_asset = build_report_asset(export_days(START))
     result = materialize(
         [report_asset],
         partition_key=END.isoformat(),
@@ -101,5 +103,5 @@ def test_summary_report_and_ui_follow_the_sql_definition(sample_run, redefined, 
     assert materialization.metadata["opt_out_rate"].value == pytest.approx(rate / 2)
 
     # the definition as shipped gives the marts' own rate
-    print_summary(dataclasses.replace(config, warehouse=sample_run.warehouse), START, END)
+    print_summary(config.model_copy(update={"warehouse": sample_run.warehouse}), START, END)
     assert f"opt-out rate {rate:.3%} per day" in capsys.readouterr().out

@@ -13,8 +13,29 @@ from dagster import (
 )
 from dagster._core.test_utils import instance_for_test
 
-from orchestration.schedules import daily_run_range, daily_schedule, landing_sensor
+from assets.config import read_settings
+from orchestration.dbt_project import project_vars
+from orchestration.jobs import build_everything_job
+from orchestration.partitions import export_days
+from orchestration.schedules import (
+    build_daily_schedule,
+    build_landing_sensor,
+    daily_run_range,
+    late_arrival_days,
+)
 from tests.helpers import message, write_jsonl
+
+FIRST_DAY = dt.date(2025, 1, 1)
+JOB = build_everything_job(export_days(FIRST_DAY))
+daily_schedule = build_daily_schedule(JOB, FIRST_DAY)
+
+
+def landing_sensor(context):
+    return build_landing_sensor(JOB, read_settings(), FIRST_DAY)(context)
+
+
+def test_late_arrival_days_is_the_dbt_var_the_models_use():
+    assert late_arrival_days() == project_vars()["late_arrival_days"] == 3
 
 
 def test_daily_schedule_covers_yesterday_and_the_late_arrival_days():
@@ -63,11 +84,11 @@ def build_cursor(instance, cursor):
 
 def test_the_daily_run_writes_the_three_rolling_files(sample_run, monkeypatch):
     """The schedule's request for the last day, executed: re-ingest, rebuild, rolling exports."""
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
     for key, value in sample_run.env().items():
         monkeypatch.setenv(key, value)
-    job = defs.resolve_job_def("optout_everything")
+    job = build_definitions(read_settings()).resolve_job_def("optout_everything")
     with instance_for_test() as instance:
         request = daily_schedule(
             build_schedule_context(

@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.config import Settings
+from assets.config import read_settings
 from assets.contract import TABLE_NAMES
 from assets.generator.run import generate
 from assets.generator.simulate import default_plants
@@ -145,7 +145,7 @@ def test_spark_tables_sit_in_spark_layout_and_the_ui_shows_them(both_engines):
             "from dagster import AssetKey, DagsterInstance\n"
             "from orchestration.definitions import defs\n"
             "key = AssetKey(['marts', 'fct_opt_outs'])\n"
-            "print(sorted(defs.resolve_asset_graph().get(key).kinds))\n"
+            "print(sorted(defs().resolve_asset_graph().get(key).kinds))\n"
             "event = DagsterInstance.get().get_latest_materialization_event(key)\n"
             "print(event.asset_materialization.metadata['dagster/row_count'].value)\n",
         ],
@@ -202,7 +202,7 @@ INCREMENTAL_START = dt.date(2026, 1, 1)
 
 def _spark_snapshot(ws) -> dict[str, list[dict]]:
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "spark-test" / "manifest.json").read_text())
-    publish_spark_tables(Settings.from_env(), manifest)
+    publish_spark_tables(read_settings(), manifest)
     return {table: warehouse_rows(ws.warehouse, table) for table in KEYS}
 
 

@@ -14,7 +14,7 @@ import polars as pl
 from assets.atomic_files import make_folder, remove_debris, replace_all, write_temp_beside
 from assets.exports.ranges import ExportRange, ExportRangeError, check_covered
 from assets.marts_builds import checked_export_days
-from assets.warehouse_lock import busy_reason
+from assets.warehouse_holder import busy_reason
 
 COLUMNS = ["external_id", "user_id", "platform", "last_opted_out_at", "opt_outs_in_range"]
 SUBFOLDER = "opted_out_users"

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import polars as pl
 
+from assets.config import Settings, load_settings
 from assets.contract import ACCEPTED_EXTENSIONS
 from assets.ingest.csv_reader import RAW, RECORD_NUMBER, malformed_frame, read_csv, unique_names, visible
 from assets.ingest.jsonl_reader import read_jsonl
 
-MAX_FILE_BYTES_VARIABLE = "OPTOUT_MAX_FILE_BYTES"
-DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+MAX_FILE_BYTES_VARIABLE = "OPTOUT_MAX_FILE_BYTES"  # named in the error a too-large file gets
+DEFAULT_MAX_FILE_BYTES = Settings.model_fields["max_file_bytes"].default
 _CHUNK_BYTES = 1024 * 1024
 
 
@@ -37,16 +38,7 @@ class UnreadableFileError(Exception):
 
 def max_file_bytes() -> int:
     """The most bytes one landing file may hold, decompressed (OPTOUT_MAX_FILE_BYTES, default 2 GiB)."""
-    text = os.environ.get(MAX_FILE_BYTES_VARIABLE, "").strip()
-    if not text:
-        return DEFAULT_MAX_FILE_BYTES
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        raise ValueError(f"{MAX_FILE_BYTES_VARIABLE}={text!r} is not a positive whole number of bytes")
-    return limit
+    return load_settings().max_file_bytes
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Write the serving copy of the marts and audit tables, and publish it (layout.py).
+"""Write the serving copy of the marts, audit and reporting tables, and publish it (layout.py).
 
 The copy is written by a fresh in-memory DuckDB that attaches the warehouse read-only and
 the new file in DuckDB 1.4's storage format (`STORAGE_VERSION 'v1.4.0'`): BI drivers lag
@@ -6,6 +6,12 @@ behind DuckDB, and a 1.4 client refuses a file in 2.0's format. The same tables 
 Parquet for tools without a DuckDB driver. `serving.snapshot` and `serving.tables` say
 what the copy holds: which run published it, which export days its marts cover, and how
 many rows each table has.
+
+The reporting views (dbt_project/models/reporting) compute ranks, totals and shares for
+the range a session sets, which a BI tool cannot set. The copy holds each of them as a
+table for every period (reporting_periods: the export presets, ending on the last export
+day of the checked marts), the period named in its first columns: a dashboard filters
+`period` and reads the view's own numbers, re-deriving none.
 """
 
 from __future__ import annotations
@@ -17,12 +23,30 @@ from pathlib import Path
 
 import duckdb
 
+from assets.exports.ranges import PRESET_DAYS, preset_range
 from assets.marts_builds import MartsNotReadyError, checked_export_days, latest_build
+from assets.report.numbers import SCHEMA as REPORTING_SCHEMA
+from assets.report.numbers import set_range
 from assets.serving.layout import DATABASE_FILE, discard, new_snapshot_folder, publish_snapshot
-from assets.warehouse_lock import busy_reason
+from assets.warehouse_holder import busy_reason
 
 STORAGE_VERSION = "v1.4.0"
 SCHEMAS = ("marts", "audit")
+# every reporting table starts with these: the period its numbers are for
+PERIOD_COLUMNS = ("period", "period_start", "period_end")
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+def reporting_periods(last_day: dt.date) -> list[Period]:
+    """The periods the reporting tables hold: each export preset, ending on `last_day`."""
+    ranges = [preset_range(name, last_day) for name in PRESET_DAYS]
+    return [Period(r.preset, r.start, r.end) for r in ranges]
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,7 @@ def publish_serving_copy(warehouse: Path, serving_dir: Path, run_id: str) -> Ser
             first_day, last_day, build_run_id = checked_export_days(connection)
             built_at = latest_build(connection).finished_at
             table_rows = _copy_tables(connection, staging)
+            table_rows |= _copy_reporting(connection, staging, reporting_periods(last_day))
             _write_snapshot_tables(
                 connection,
                 staging,
@@ -128,6 +153,39 @@ def _copy_tables(connection: duckdb.DuckDBPyConnection, staging: Path) -> dict[s
         )
         count = connection.execute(f"select count(*) from serving_copy.{schema}.{_identifier(table)}")
         table_rows[f"{schema}.{table}"] = count.fetchall()[0][0]
+    return table_rows
+
+
+def _copy_reporting(
+    connection: duckdb.DuckDBPyConnection, staging: Path, periods: list[Period]
+) -> dict[str, int]:
+    """Each reporting view as a table of its rows for every period, in the file and to Parquet."""
+    views = connection.execute(
+        """
+        select table_name from information_schema.tables
+        where table_catalog = 'w' and table_schema = ?
+        order by table_name
+        """,
+        [REPORTING_SCHEMA],
+    ).fetchall()
+    connection.execute(f"create schema serving_copy.{REPORTING_SCHEMA}")
+    (staging / REPORTING_SCHEMA).mkdir()
+    table_rows: dict[str, int] = {}
+    for (view,) in views:
+        target = f"serving_copy.{REPORTING_SCHEMA}.{_identifier(view)}"
+        for number, period in enumerate(periods):
+            set_range(connection, period.start, period.end)  # the views now cover the period
+            rows = (
+                f"select cast(? as varchar) as period, cast(? as date) as period_start, "
+                f"cast(? as date) as period_end, * from w.{REPORTING_SCHEMA}.{_identifier(view)}"
+            )
+            statement = f"create table {target} as {rows}" if number == 0 else f"insert into {target} {rows}"
+            connection.execute(statement, [period.name, period.start, period.end])
+        connection.execute(
+            f"copy {target} to {_quote(staging / REPORTING_SCHEMA / f'{view}.parquet')} (format parquet)"
+        )
+        count = connection.execute(f"select count(*) from {target}").fetchall()[0][0]
+        table_rows[f"{REPORTING_SCHEMA}.{view}"] = count
     return table_rows
 
 

@@ -14,16 +14,20 @@
 
 {#-
   The first export day this build (re)ingested, or none: rebuild everything. The pipeline
-  passes it in OPTOUT_DBT_START_DATE, read only while models execute: a dbt var that changes
-  from run to run makes dbt parse the whole project again (seconds per daily run). The var
-  `start_date` still works, for builds run by hand.
+  passes it as the start of dbt's event-time range (`dbt build --event-time-start D
+  --event-time-end D2`: orchestration/dbt_assets.py, dbt_build_args), a per-invocation flag;
+  a dbt var that changes from run to run would make dbt parse the whole project again
+  (seconds per daily run). The var `start_date` still works, for builds run by hand.
 -#}
 {% macro build_start_date() -%}
     {%- if not execute or flags.FULL_REFRESH -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set from_env = env_var('OPTOUT_DBT_START_DATE', '') -%}
-    {{ return(from_env if from_env else var('start_date', none)) }}
+    {%- set event_time_start = invocation_args_dict.get('event_time_start') -%}
+    {%- if event_time_start -%}
+        {{ return((event_time_start | string)[:10]) }}
+    {%- endif -%}
+    {{ return(var('start_date', none)) }}
 {%- endmacro %}
 
 {#- Days back from the start date that events of (re)ingested days reach: int_build_horizon. -#}
@@ -112,7 +116,10 @@
 {#-
   The config of an incremental model: appended to, after its pre-hook has dropped what the
   build rebuilds - the export days it reloads (staging: by_export_day) or its rows from the
-  horizon on (later models: the date column that places a row before or after it).
+  horizon on (later models: the date column that places a row before or after it). A model
+  whose columns changed fails (on_schema_change): its older rows were computed by the old
+  logic, so only a rebuild (`optout run --full-refresh`) makes it whole; its enforced
+  contract needs that setting too.
 -#}
 {% macro incremental_config(date_column=none, by_export_day=false) -%}
     {{ return(adapter.dispatch('incremental_config', 'optout')(date_column, by_export_day)) }}
@@ -121,5 +128,5 @@
 {#- DuckDB: delete what the build rebuilds, then append. Spark: macros/spark_incremental.sql. -#}
 {% macro default__incremental_config(date_column, by_export_day) -%}
     {%- set hook = "{{ delete_reloaded_days() }}" if by_export_day else "{{ delete_rebuilt_rows('" ~ date_column ~ "') }}" -%}
-    {{ config(materialized='incremental', incremental_strategy='append', pre_hook=hook) }}
+    {{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail', pre_hook=hook) }}
 {%- endmacro %}

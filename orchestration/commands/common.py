@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from assets.config import Settings
+from assets.config import Settings, load_settings
 
 
 class CliError(Exception):
@@ -17,7 +17,7 @@ def progress(message: str) -> None:
 
 
 def settings() -> Settings:
-    return Settings.from_env()
+    return load_settings()
 
 
 def check_first_day(day: dt.date, config: Settings, what: str = "the range starts") -> None:

@@ -8,12 +8,11 @@ import datetime as dt
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
-from typing import TextIO
 
 import duckdb
 import polars as pl
-from dagster import AssetCheckSeverity
 
 from assets.alerts.deliver import alerts_file
 from assets.alerts.read import Alerts, read_alerts
@@ -24,15 +23,27 @@ from assets.ingest.day import landed_day_folders
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.serving.layout import DATABASE_FILE, current_snapshot
-from assets.warehouse_lock import WarehouseBusyError, busy_reason, check_warehouse_writable, run_lock
+from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.console import RunConsole
+from orchestration.dbt_assets import DBT_ASSETS_NAME
 from orchestration.instance import ensure_home, get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
-from orchestration.run_health import reap_dead_runs, runs_in_progress, this_process_tags
+from orchestration.run_health import reap_dead_runs, this_process_tags
+from orchestration.run_outcome import CheckVerdict, run_outcome
+from orchestration.run_queue import (
+    QueueSubmitError,
+    QueueTimeoutError,
+    daemon_serves,
+    follow_run,
+    submit_to_queue,
+    wait_for_turn,
+)
 
 TOP_CAMPAIGNS = 3  # shown in the summary
 SUMMARY_ALERTS = 4  # alert lines shown in the summary; the run's alerts file holds them all
+# the marts whose warn-level checks are the early warnings, summarised on their own
+ALERT_MARTS = {"marts/mart_opt_out_rate_alerts", "marts/mart_campaign_alerts"}
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -64,21 +75,24 @@ def new_log_path() -> Path:
     return folder / f"optout-run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
 
 
-def run_pipeline(start: dt.date, end: dt.date, log_path: Path, full_refresh: bool = False) -> None:
-    """Execute the everything job for [start, end] as one run; raise CliError on failure.
+def run_config(log_path: Path, full_refresh: bool) -> dict:
+    config: dict = {"loggers": {"optout_progress": {"config": {"log_file": str(log_path)}}}}
+    if full_refresh:
+        config["ops"] = {DBT_ASSETS_NAME: {"config": {"full_refresh": True}}}
+    return config
+
+
+def run_in_process(
+    config: Settings, instance, run_id: str, start: dt.date, end: dt.date, log_path: Path, full_refresh: bool
+) -> None:
+    """Execute the everything job for [start, end] as one run in this process.
 
     The terminal shows each step once (orchestration/console.py); everything else the run
     says - Dagster's events, dbt's output, warnings - goes to `log_path`.
     """
-    from orchestration.dbt_project import ensure_manifest
+    from orchestration.definitions import build_definitions
 
-    ensure_manifest()
-    from orchestration.definitions import defs
-
-    job = defs.resolve_job_def(EVERYTHING_JOB)
-    run_config: dict = {"loggers": {"optout_progress": {"config": {"log_file": str(log_path)}}}}
-    if full_refresh:
-        run_config["ops"] = {"optout_dbt_models": {"config": {"full_refresh": True}}}
+    job = build_definitions(config).resolve_job_def(EVERYTHING_JOB)
     terminal = sys.stderr
     with (
         log_path.open("a", encoding="utf-8", buffering=1) as log,
@@ -86,72 +100,14 @@ def run_pipeline(start: dt.date, end: dt.date, log_path: Path, full_refresh: boo
         contextlib.redirect_stdout(log),
         contextlib.redirect_stderr(log),
     ):
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=get_instance(),
+        job.execute_in_process(
+            run_config=run_config(log_path, full_refresh),
+            instance=instance,
+            run_id=run_id,
             # the pid tag lets a later run see that this one was killed (run_health.py)
             tags={**partition_range_tags(start.isoformat(), end.isoformat()), **this_process_tags()},
             raise_on_error=False,
         )
-        if not result.success:
-            reasons = failure_reasons(result, log)
-    if not result.success:
-        terminal.write(f"  full log:  {log_path}\n")  # before the reasons: they end the output
-        raise CliError("\n".join(reasons))
-
-
-def failure_reasons(result, log: TextIO) -> list[str]:
-    """Every failed blocking check and every failed step (each unreadable day with its file).
-
-    The full error of each failed step goes to the log; the reasons are one line each.
-    """
-    reasons = []
-    for event in result.all_events:
-        evaluation = event.event_specific_data if event.event_type_value == "ASSET_CHECK_EVALUATION" else None
-        if (
-            evaluation is not None
-            and not evaluation.passed
-            and evaluation.severity == AssetCheckSeverity.ERROR
-        ):
-            reasons.append(
-                evaluation.description or f"check {evaluation.check_name} failed: see its metadata"
-            )
-    for event in result.all_events:
-        if event.is_step_failure:
-            if event.step_failure_data.error is not None:
-                log.write(f"\nstep {event.step_key} failed:\n{event.step_failure_data.error.to_string()}\n")
-            reasons.extend(_step_failure_reasons(event))
-    return reasons or ["the run failed"]
-
-
-def _error_chain(error) -> list:
-    chain = []
-    while error is not None:
-        chain.append(error)
-        error = error.cause
-    return chain
-
-
-def _step_failure_reasons(event) -> list[str]:
-    data = event.step_failure_data
-    failure = data.user_failure_data  # a Failure the asset raised on purpose: its own words
-    failed_days = (failure.metadata or {}).get("failed_days") if failure else None
-    if failed_days is not None:
-        return [f"step {event.step_key} failed: {day}" for day in failed_days.value]
-    chain = _error_chain(data.error)
-    if any(error.cls_name == "DagsterAssetCheckFailedError" for error in chain):
-        return []  # a blocking check failed: its evaluation is reported above
-    if failure is not None and failure.description:
-        reason = failure.description
-    elif chain:
-        # the innermost error is the one raised in our code (Dagster wraps it)
-        innermost = chain[-1]
-        last_line = innermost.message.strip().splitlines()[-1]
-        reason = last_line.split(f"{innermost.cls_name}: ", 1)[-1]
-    else:
-        reason = "step failed"
-    # a program that opened the warehouse after this run checked it: say who, in one line
-    return [f"step {event.step_key} failed: {busy_reason(reason) or reason}"]
 
 
 def run_command(args: argparse.Namespace) -> None:
@@ -159,41 +115,46 @@ def run_command(args: argparse.Namespace) -> None:
     start, end = resolve_range(config, args.start, args.end)
     days = (end - start).days + 1
     started = time.monotonic()
+    deadline = None if args.wait is None else started + args.wait
+    instance = get_instance()
+    for reaped in reap_dead_runs(instance):
+        progress(f"run {reaped[:8]} was left unfinished by a process that is gone: marked failed")
+    log_path = new_log_path()
+    run_id = str(uuid.uuid4())
     try:
-        # find out before changing anything (the lake included) whether this run may write;
-        # the lock comes first: two processes setting up one Dagster instance would collide
-        with run_lock(config.warehouse, f"optout run {start} .. {end}", args.wait, progress):
-            instance = get_instance()
-            for run_id in reap_dead_runs(instance):
-                progress(f"run {run_id[:8]} was left unfinished by a process that is gone: marked failed")
-            wait_for_dagster_runs(instance, started + args.wait)
-            check_warehouse_writable(config.warehouse, max(0.0, started + args.wait - time.monotonic()))
-            log_path = new_log_path()
+        if daemon_serves(instance):
+            progress(
+                f"submitting {days} export days {start} .. {end} to the Dagster run queue "
+                f"(run {run_id[:8]}, full log: {log_path})"
+            )
+            submit_to_queue(
+                run_id,
+                partition_range_tags(start.isoformat(), end.isoformat()),
+                run_config(log_path, args.full_refresh),
+            )
+            terminal = sys.stderr
+            with RunConsole(terminal, live=terminal.isatty()) as console:
+                follow_run(instance, run_id, console, deadline)
+        else:
+            # find out before changing anything (the lake included) whether this run may write
+            wait_for_turn(instance, deadline, progress)
+            remaining = 0.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            check_warehouse_writable(config.warehouse, remaining)
             progress(
                 f"materializing {days} export days {start} .. {end} through Dagster (full log: {log_path})"
             )
-            run_pipeline(start, end, log_path, full_refresh=args.full_refresh)
-    except WarehouseBusyError as exc:
+            run_in_process(config, instance, run_id, start, end, log_path, args.full_refresh)
+    except (WarehouseBusyError, QueueTimeoutError, QueueSubmitError) as exc:
         raise CliError(str(exc)) from None
+    outcome = run_outcome(instance, run_id)
+    if not outcome.success:
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(outcome.log_text())
+        sys.stderr.write(f"  full log:  {log_path}\n")  # before the reasons: they end the output
+        raise CliError("\n".join(outcome.failure_reasons()))
     progress(f"run finished in {time.monotonic() - started:.1f}s")
-    print_summary(config, start, end)
+    print_summary(config, start, end, outcome.warnings())
     print(f"  full log:  {log_path}")
-
-
-def wait_for_dagster_runs(instance, deadline: float) -> None:
-    """Runs launched from the UI or the schedule write the warehouse too: wait for them, or stop."""
-    told = False
-    while running := runs_in_progress(instance):
-        run = running[0]
-        if time.monotonic() >= deadline:
-            raise WarehouseBusyError(
-                f"Dagster run {run.run_id[:8]} ({run.job_name}, {run.status.value}) is writing the "
-                "warehouse; try again when it has finished"
-            )
-        if not told:
-            progress(f"waiting for Dagster run {run.run_id[:8]} ({run.job_name}) to finish")
-            told = True
-        time.sleep(2.0)
 
 
 def summary_report_range(config: Settings, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
@@ -215,7 +176,9 @@ def _first_line(text: str | None, width: int = 40) -> str:
     return (text or "").split("\n", 1)[0][:width]
 
 
-def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
+def print_summary(
+    config: Settings, start: dt.date, end: dt.date, warned: list[CheckVerdict] | None = None
+) -> None:
     """What the run did and what the marts now say, all read from the reporting views."""
     report_start, report_end = summary_report_range(config, start, end)
     print(f"\nSummary for export days {start} .. {end}")
@@ -229,6 +192,7 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
         print_ingestion(totals)
         print_headlines(headline, top)
         print_alerts(alerts, config.export_dir)
+    print_warned_checks(warned or [])
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
     if config.dbt_target == "spark":
@@ -240,6 +204,19 @@ def print_summary(config: Settings, start: dt.date, end: dt.date) -> None:
     snapshot = current_snapshot(config.serving_dir)
     if snapshot is not None:
         print(f"  BI copy:   {config.serving_dir} ({DATABASE_FILE} + Parquet, snapshot {snapshot.name})")
+
+
+def print_warned_checks(warned: list[CheckVerdict]) -> None:
+    """Warn-level checks that did not pass (dbt tests of severity warn), one line each; the
+    early warnings have their own lines above."""
+    shown = [check for check in warned if check.name.split(":")[0] not in ALERT_MARTS]
+    if not shown:
+        return
+    print(f"  CHECKS THAT WARNED ({len(shown)}):")
+    for check in shown[:SUMMARY_ALERTS]:
+        print(f"    ! {check.name}: {_first_line(check.description, 100) or 'see its metadata in the UI'}")
+    if len(shown) > SUMMARY_ALERTS:
+        print(f"    ... and {len(shown) - SUMMARY_ALERTS} more (the run's page in the Dagster UI)")
 
 
 def print_alerts(alerts: Alerts, export_dir: Path) -> None:

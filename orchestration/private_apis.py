@@ -1,38 +1,60 @@
-"""Dagster's SQLite event log, with an engine per file and a batch of events in one commit.
+"""Every private Dagster / dagster-dbt API the project uses, and why, in one module.
 
-A backfill run records an event per asset and day twice (planned, then materialized):
-about 30 assets x 365 days is 22,000 events for a year. The stock SQLite storage builds and
-disposes a SQLAlchemy engine for every event (its set-up, and its INSERT compiled again:
-the statement cache lives in the engine), and commits every event on its own, two files
-synced to disk each time: 90 s before a 365-day backfill started, as long again after it.
-
-Here the engine is kept per file, and Dagster's event batches (the planned events of a
-run, the materializations of one output over many days) are written by the stock code in
-one transaction per file. Same files, same tables, same rows: the UI, the daemon and older
-runs read it as before.
+Each use names the public alternative it waits for. They are tied to the pinned releases:
+tests/test_private_apis.py fails loudly when Dagster or dagster-dbt is not the release
+below, or when one of these hooks is no longer where this module expects it, so an upgrade
+is a deliberate change of this file and never a silent loss (batching that quietly stops,
+a start-up cost that quietly comes back).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dagster import Field, StringSource
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (  # noqa: PLC2701 (Dagster's own class)
+
+# private: Dagster's own SQLite event log, subclassed below
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (  # noqa: PLC2701
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
+from dagster_dbt import DbtCliResource
+from packaging.version import Version
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-# Dagster hands events to store_event_batch only when this is set (it reads it per event);
-# set here, beside the storage that makes batches cheap, it holds in every process that
-# records runs: `optout`, the daemon's run workers, the UI's
-os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "10000")
+# the releases these hooks were written against (pyproject.toml pins the same)
+PINNED = {"dagster": "1.13.27", "dagster-dbt": "0.29.27"}
+
+# ---------------------------------------------------------------------------------------
+# 1. Batched event writes to SQLite.
+#
+# A backfill run records an event per asset and day twice (planned, then materialized):
+# about 30 assets x 365 days is 22,000 events for a year. The stock SQLite storage builds
+# and disposes a SQLAlchemy engine for every event and commits each on its own, two files
+# synced to disk each time: 90 s before a 365-day backfill started, as long again after it.
+# Here the engine is kept per file, and Dagster's event batches are written by the stock
+# code in one transaction per file: same files, same tables, same rows.
+#
+# Private: `SqliteEventLogStorage` and its `_connect` / `_initdb` / `_initialized_dbs`, and
+# the DAGSTER_EVENT_BATCH_SIZE variable that makes Dagster hand events over in batches
+# (read in dagster._core.instance.utils). Public alternative it waits for: a batching
+# option of the stock storage, or Dagster's PostgreSQL storage (dagster-postgres), which
+# batches on its own.
+# ---------------------------------------------------------------------------------------
+
+EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
+# set beside the storage that makes batches cheap: it holds in every process that records
+# runs (`optout`, the daemon's run workers, the UI's), which all load this module through
+# the instance's dagster.yaml; a value the user set wins
+os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, "10000")
 
 
 @dataclass
@@ -108,3 +130,30 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
             engine.dispose()
         self._engines.clear()
         super().dispose()
+
+
+# ---------------------------------------------------------------------------------------
+# 2. dagster-dbt's dbt resource without two start-up costs this project has no use for.
+#
+# Before each command dagster-dbt runs `dbt --version` in a subprocess (2 s here) and opens
+# a dbt adapter in Dagster's own process (1 s); the adapter only serves its optional
+# row-count and column-metadata fetches, which warehouse_metadata.py does instead. The
+# version is the installed dbt-core's (the project's own dbt, beside this Python).
+#
+# Private: `DbtCliResource._cli_version` and `_initialize_dbt_core_adapter`. Public
+# alternative it waits for: a resource option to give the dbt version and to skip the
+# in-process adapter.
+# ---------------------------------------------------------------------------------------
+
+
+class QuickStartDbtCli(DbtCliResource):
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+def installed_versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in PINNED}

@@ -1,0 +1,9 @@
+{#-
+  A path setting as Python resolves it (assets/config.py): relative to the repository root,
+  one level above this project, where dbt runs. profiles.yml and the sources' yml, which
+  cannot call macros, spell the same expression out.
+-#}
+{% macro optout_path(variable, default) -%}
+    {%- set path = env_var(variable, default) -%}
+    {{ return(path if path[:1] in ('/', ':') else '../' ~ path) }}
+{%- endmacro %}

@@ -1,0 +1,50 @@
+"""The dbt asset's arguments: a pure function of the run (full refresh, start date, last day)."""
+
+import datetime as dt
+
+import pytest
+
+from orchestration.dbt_assets import dbt_build_args
+
+D = dt.date
+
+
+def test_a_daily_build_passes_its_start_date_as_the_event_time_range():
+    assert dbt_build_args(False, D(2026, 1, 5), D(2026, 1, 8)) == [
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--event-time-start",
+        "2026-01-05",
+        # the range's end is exclusive: the day after the run's last day
+        "--event-time-end",
+        "2026-01-09",
+    ]
+
+
+def test_a_one_day_build_covers_that_day():
+    args = dbt_build_args(False, D(2026, 2, 28), D(2026, 2, 28))
+    assert args[-4:] == ["--event-time-start", "2026-02-28", "--event-time-end", "2026-03-01"]
+
+
+def test_without_a_start_date_everything_is_rebuilt_and_no_range_is_passed():
+    assert dbt_build_args(False, None, D(2026, 1, 8)) == ["build", "--exclude", "resource_type:unit_test"]
+
+
+def test_a_full_refresh_ignores_the_start_date():
+    assert dbt_build_args(True, D(2026, 1, 5), D(2026, 1, 8)) == [
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--full-refresh",
+    ]
+
+
+def test_pipeline_builds_leave_unit_tests_out():
+    for args in (dbt_build_args(False, None, D(2026, 1, 1)), dbt_build_args(True, None, D(2026, 1, 1))):
+        assert args[1:3] == ["--exclude", "resource_type:unit_test"]
+
+
+def test_a_start_date_after_the_last_day_is_refused():
+    with pytest.raises(ValueError, match="after the run's last day"):
+        dbt_build_args(False, D(2026, 1, 9), D(2026, 1, 8))
