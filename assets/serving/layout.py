@@ -4,9 +4,11 @@
       optout.duckdb -> current/optout.duckdb     stable names BI tools point at
       marts         -> current/marts              (written once, never changed)
       audit         -> current/audit
+      reporting     -> current/reporting          (the reporting views, per period)
       serving       -> current/serving
       current       -> .snapshots/<id>            the one link a publish swaps
-      .snapshots/<id>/{optout.duckdb, marts/*.parquet, audit/*.parquet, serving/*.parquet}
+      .snapshots/<id>/{optout.duckdb, marts/*.parquet, audit/*.parquet, reporting/*.parquet,
+                       serving/*.parquet}
 
 A snapshot is written whole in a hidden staging folder, renamed to its id, and published
 by renaming a new `current` link over the old one: every path a reader opens resolves
@@ -29,7 +31,7 @@ SNAPSHOTS = ".snapshots"
 CURRENT = "current"
 DATABASE_FILE = "optout.duckdb"
 # the names a reader uses; each is a link into the current snapshot
-ENTRIES = (DATABASE_FILE, "marts", "audit", "serving")
+ENTRIES = (DATABASE_FILE, "marts", "audit", "reporting", "serving")
 # the current snapshot and the one before it (a reader may have resolved it just before the swap)
 SNAPSHOTS_KEPT = 2
 

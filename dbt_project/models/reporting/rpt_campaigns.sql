@@ -39,6 +39,7 @@ select
     counted.campaign_id,
     campaigns.campaign_name,
     campaigns.channel,
+    campaigns.campaign_type,
     campaigns.recipients,
     campaigns.attributed_opt_out_rate,
     counted.attributed_opt_outs_in_range,
