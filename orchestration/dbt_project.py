@@ -39,6 +39,14 @@ def dbt_project(target: str) -> DbtProject:
     )
 
 
+def _edited_since(manifest: Path) -> bool:
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "tests"):
+        sources += (DBT_PROJECT_DIR / folder).rglob("*")
+    return any(path.is_file() and path.stat().st_mtime > built for path in sources)
+
+
 @functools.cache
 def project_vars() -> dict[str, Any]:
     """The `vars:` of dbt_project.yml: the metric parameters Python reads too (one place)."""
@@ -49,13 +57,13 @@ def ensure_manifest(target: str, refresh: bool | None = None) -> Path:
     """`dbt parse` for the target when its manifest is missing (or `refresh`), with the venv's dbt.
 
     By default the manifest is parsed again under `dagster dev`, as dagster-dbt's own
-    preparer does, so an edited model shows after a reload; everywhere else it is parsed
-    once (the CLI and the test session prepare it first).
+    preparer does, so an edited model shows after a reload; everywhere else when a file
+    of the project is newer than it (a model added or edited since).
     """
     project = dbt_project(target)
     if refresh is None:
         refresh = DbtProjectPreparer().using_dagster_dev()
-    if refresh or not project.manifest_path.exists():
+    if refresh or not project.manifest_path.exists() or _edited_since(project.manifest_path):
         command = [
             dbt_executable(),
             "parse",

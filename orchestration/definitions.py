@@ -28,7 +28,7 @@ def build_definitions(settings: Settings) -> Definitions:
     first_day = settings.partitions_start
     partitions = export_days(first_day)
     dbt_models = build_dbt_assets(settings, partitions)
-    everything = build_everything_job(partitions)
+    everything = build_everything_job()
     return Definitions(
         assets=[
             *build_ingest_assets(partitions),

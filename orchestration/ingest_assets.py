@@ -110,9 +110,9 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             )
         # warned before a failure is raised: what was not read matters most when a day failed
         if unknown:
-            context.log.warning(f"{table}: files not read (unknown extension): {unknown}")
+            context.log.warning(f"{_files(unknown)} not read (unknown extension): {', '.join(unknown)}")
         if skipped:
-            context.log.warning(f"{table}: files skipped (not read, for safety): {skipped}")
+            context.log.warning(f"{_files(skipped)} skipped (not read, for safety): {', '.join(skipped)}")
         if failed:
             raise Failure(
                 description=f"{table}: {len(failed)} of {len(days)} export days could not be read: {'; '.join(failed)}",
@@ -135,6 +135,10 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         )
 
     return ingest
+
+
+def _files(names: list[str]) -> str:
+    return "1 file" if len(names) == 1 else f"{len(names)} files"
 
 
 def ignored_folders_warning(table: str, folders: list[str]) -> str:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, PartitionsDefinition, define_asset_job
+from dagster import AssetSelection, define_asset_job
 
 from orchestration.export_assets import BETWEEN_KEY
 
 EVERYTHING_JOB = "optout_everything"
 
 
-def build_everything_job(partitions: PartitionsDefinition):
+def build_everything_job():
+    """The job of every run (its partitions are its assets')."""
     return define_asset_job(
         EVERYTHING_JOB,
         # the "dates between" export is asked for explicitly, never by the daily runs
         selection=AssetSelection.all() - AssetSelection.assets(BETWEEN_KEY),
-        partitions_def=partitions,
         description=(
             "Ingest the export days, rebuild the marts they affect (dbt build, tests as checks), "
             "write the rolling opted-out user files and the report, publish the serving copy for BI tools."

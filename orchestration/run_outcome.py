@@ -20,6 +20,14 @@ class CheckVerdict:
     severity: AssetCheckSeverity
     description: str
     step_key: str | None
+    failed_rows: int | None = None  # a dbt test's failing rows
+
+    def in_words(self, width: int = 100) -> str:
+        """`asset: check (N rows)`, or its description: one line for the console."""
+        asset, check = self.name.split(":", 1)
+        rows = f" ({self.failed_rows} rows)" if self.failed_rows is not None else ""
+        text = self.description.splitlines()[0] if self.description else f"{asset.split('/')[-1]}: {check}{rows}"
+        return text if len(text) <= width else text[: width - 3] + "..."
 
 
 @dataclass
@@ -94,6 +102,7 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> RunOutcome:
                     severity=evaluation.severity,
                     description=(evaluation.description or "").strip(),
                     step_key=event.step_key,
+                    failed_rows=_failed_rows(evaluation.metadata),
                 )
             )
     failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
@@ -101,6 +110,11 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> RunOutcome:
         event = record.event_log_entry.dagster_event
         outcome.step_failures.append(_step_failure(event))
     return outcome
+
+
+def _failed_rows(metadata) -> int | None:
+    value = (metadata or {}).get("dagster_dbt/failed_row_count")
+    return int(value.value) if value is not None and value.value is not None else None
 
 
 def _step_failure(event) -> StepFailure:

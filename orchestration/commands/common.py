@@ -22,7 +22,9 @@ def settings() -> Settings:
 
 def check_first_day(day: dt.date, config: Settings, what: str = "the range starts") -> None:
     """docs/reference.md: a command asking for a day before OPTOUT_FIRST_DAY fails, naming the variable."""
-    if day < config.first_day:
+    first_day = config.partitions_start
+    if day < first_day:
+        origin = "" if config.first_day else ", the first landed day"
         raise CliError(
-            f"{what} {day}, before the first export day {config.first_day} (set OPTOUT_FIRST_DAY to cover it)"
+            f"{what} {day}, before the first export day {first_day}{origin} (set OPTOUT_FIRST_DAY to cover it)"
         )

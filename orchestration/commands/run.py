@@ -214,7 +214,7 @@ def print_warned_checks(warned: list[CheckVerdict]) -> None:
         return
     print(f"  CHECKS THAT WARNED ({len(shown)}):")
     for check in shown[:SUMMARY_ALERTS]:
-        print(f"    ! {check.name}: {_first_line(check.description, 100) or 'see its metadata in the UI'}")
+        print(f"    ! {check.in_words()}")
     if len(shown) > SUMMARY_ALERTS:
         print(f"    ... and {len(shown) - SUMMARY_ALERTS} more (the run's page in the Dagster UI)")
 
