@@ -6,6 +6,13 @@ from dataclasses import dataclass
 
 from assets.platforms import PROFILE_PLATFORMS
 
+# The type a column of each kind has once typed: in the lake's Parquet (ingestion) and in
+# staging, whose models declare the same type for the column in their yml (`data_type`, in
+# dbt's engine-neutral names) and cast to it; tests/test_contract_types.py holds them together.
+SQL_TYPES = {"string": "string", "enum": "string", "json": "string", "timestamp": "timestamp"}
+# The lineage columns ingestion adds to every record, and their types.
+LINEAGE_SQL_TYPES = {"export_date": "date", "source_file": "string", "record_number": "bigint"}
+
 
 @dataclass(frozen=True)
 class Column:
@@ -15,6 +22,10 @@ class Column:
     values: tuple[str, ...] = ()
     # The record's own time: it may not lie after the end of its export day (+ skew).
     own_time: bool = False
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.kind]
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,11 @@ class Table:
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
+
+    @property
+    def sql_types(self) -> dict[str, str]:
+        """Every column of the typed table, lineage last, and its SQL type."""
+        return {c.name: c.sql_type for c in self.columns} | LINEAGE_SQL_TYPES
 
 
 PLATFORMS = PROFILE_PLATFORMS  # the one list: dbt_project/seeds/platforms.csv

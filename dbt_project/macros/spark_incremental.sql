@@ -14,6 +14,7 @@
     {{ config(
         materialized='incremental',
         incremental_strategy='insert_overwrite',
+        on_schema_change='fail',
         partition_by=[column],
         file_format='parquet',
         pre_hook=hook

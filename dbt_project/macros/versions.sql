@@ -41,21 +41,17 @@
 {%- endmacro %}
 
 {#-
-  An event table of the lake, typed (`columns`: name -> type, in order, then the lineage
-  columns), each event id once (first_delivery). Incremental tables, not views: the models
-  after them read them many times per build; a build reloads them from its first export day.
+  An event table of the lake, typed as the model's yml declares (macros/staging.sql), each
+  event id once (first_delivery). Incremental tables, not views: the models after them read
+  them many times per build; a build reloads them from its first export day.
 -#}
-{% macro staged_events(table, columns) -%}
-    {%- set lineage = {'export_date': 'date', 'source_file': dbt.type_string(), 'record_number': dbt.type_bigint()} -%}
-    {%- set typed_columns = dict(columns, **lineage) -%}
+{% macro staged_events(table, renamed={}) -%}
     with typed as (
         select
-            {%- for name, type in typed_columns.items() %}
-            cast({{ name }} as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-            {%- endfor %}
+            {{- staged_columns(renamed) | indent(8) }}
         from {{ source('lake', table) }}
         where export_date >= cast('{{ reload_from_date() }}' as date)
     )
 
-    {{ first_delivery('typed', typed_columns.keys() | list, this if is_incremental() else none) }}
+    {{ first_delivery('typed', staged_types(renamed) | map(attribute='name') | list, this if is_incremental() else none) }}
 {%- endmacro %}

@@ -1,0 +1,45 @@
+{#-
+  A staging model's columns, typed: each column its yml declares (name and data_type, in
+  order, the model's enforced contract), cast from the lake column of the same name or, for
+  a rename, from the lake column `renamed` maps to it (lake name -> staged name). The yml's
+  data_type is the one place a staged type is written; it must match the raw-export
+  contract's type of the column (assets/contract.py), which tests/test_contract_types.py
+  checks.
+-#}
+{% macro staged_columns(renamed={}) -%}
+    {%- for column in staged_types(renamed) %}
+    cast({{ column.lake_name }} as {{ column.data_type }}) as {{ column.name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+  [{name, lake_name, data_type}] of the model's declared columns. While dbt parses the
+  project the yml is not attached to the model yet: one placeholder column then (no SQL runs).
+-#}
+{% macro staged_types(renamed={}) -%}
+    {%- set staged_names = {} -%}
+    {%- for lake_name, name in renamed.items() -%}
+        {%- do staged_names.update({name: lake_name}) -%}
+    {%- endfor -%}
+    {%- set columns = [] -%}
+    {%- for column in (model.columns or {}).values() -%}
+        {%- if not column.data_type -%}
+            {{ exceptions.raise_compiler_error(
+                model.name ~ ': column ' ~ column.name ~ ' declares no data_type; a staging model is typed by its yml') }}
+        {%- endif -%}
+        {%- do columns.append({
+            'name': column.name,
+            'lake_name': staged_names.get(column.name, column.name),
+            'data_type': column.data_type}) -%}
+    {%- endfor -%}
+    {%- for name in staged_names if execute and name not in columns | map(attribute='name') -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ': renamed to ' ~ name ~ ', a column its yml does not declare') }}
+    {%- endfor -%}
+    {%- if not columns -%}
+        {%- if execute -%}
+            {{ exceptions.raise_compiler_error(model.name ~ ' declares no columns; a staging model is typed by its yml') }}
+        {%- endif -%}
+        {%- do columns.append({'name': 'placeholder', 'lake_name': 'null', 'data_type': 'int'}) -%}
+    {%- endif -%}
+    {{ return(columns) }}
+{%- endmacro %}
