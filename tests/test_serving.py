@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -19,12 +20,14 @@ from assets import marts_builds
 from assets.atomic_files import FileWriteError
 from assets.generator.run import generate
 from assets.marts_builds import MartsNotReadyError
-from assets.serving.copy import publish_serving_copy
+from assets.report import numbers
+from assets.serving.copy import PERIOD_COLUMNS, publish_serving_copy, reporting_periods
 from assets.serving.layout import SNAPSHOTS, current_snapshot
 from tests.conftest import SAMPLE_START
 from tests.faults import start_optout
 
 SERVED = ("marts", "audit")
+REPORTING_NAMES = "select table_name from information_schema.tables where table_schema = 'reporting'"
 
 
 def warehouse_tables(warehouse: Path) -> dict[str, tuple[list[tuple], list[tuple]]]:
@@ -85,7 +88,8 @@ def test_the_serving_copy_holds_the_checked_marts_in_duckdb_and_parquet(sample_r
         )
     assert in_file == expected  # same names, column types and rows
     assert parquet_tables(sample_run.serving) == expected  # Parquet too (HUGEINT would come back DOUBLE)
-    assert table_rows == {name: len(rows) for name, (_, rows) in expected.items()}
+    served = {name: rows for name, rows in table_rows.items() if name.split(".")[0] in SERVED}
+    assert served == {name: len(rows) for name, (_, rows) in expected.items()}
 
     first, last, build_run = marts_builds.read_checked_export_days(sample_run.warehouse)
     snapshot = snapshot_row(sample_run.serving)
@@ -97,6 +101,79 @@ def test_the_serving_copy_holds_the_checked_marts_in_duckdb_and_parquet(sample_r
     assert snapshot_row(sample_run.serving)["snapshot_id"].endswith(build_run[:8])
     # user data: the copy is for its owner, like the warehouse (a BI service reads it as that user)
     assert (current_snapshot(sample_run.serving) / "optout.duckdb").stat().st_mode & 0o077 == 0
+
+
+def typed_rows(relation) -> tuple[list[tuple], list[tuple]]:
+    """(column names and types, rows in a fixed order) of a relation."""
+    columns = list(zip(relation.columns, map(str, relation.types), strict=True))
+    return columns, sorted(relation.fetchall(), key=repr)
+
+
+def test_the_serving_copy_holds_the_reporting_views_as_tables_per_period(sample_run):
+    """Dashboards cannot set the views' range: the copy holds each view's rows for every period."""
+    last_day = marts_builds.read_checked_export_days(sample_run.warehouse)[1]
+    periods = reporting_periods(last_day)
+    assert [(p.name, p.start, p.end) for p in periods] == [
+        ("last_week", dt.date(2026, 1, 15), dt.date(2026, 1, 21)),
+        ("last_month", dt.date(2025, 12, 23), dt.date(2026, 1, 21)),
+        ("last_year", dt.date(2025, 1, 22), dt.date(2026, 1, 21)),
+    ]
+    views = {}  # (view, period) -> the view's rows with the period's range set
+    with duckdb.connect(str(sample_run.warehouse), read_only=True) as connection:
+        names = [row[0] for row in connection.sql(REPORTING_NAMES).fetchall()]
+        for period in periods:
+            numbers.set_range(connection, period.start, period.end)
+            views |= {
+                (name, period.name): typed_rows(connection.sql(f"select * from reporting.{name}"))
+                for name in names
+            }
+        numbers.set_range(connection, periods[0].start, periods[0].end)
+        headline = numbers.read_headlines(connection)
+    assert sorted(names) == [
+        "rpt_campaigns", "rpt_headlines", "rpt_ingestion", "rpt_last_events", "rpt_pressure",
+        "rpt_rate_by_platform", "rpt_rate_left_out", "rpt_retain_churn", "rpt_send_days", "rpt_trend",
+    ]  # fmt: skip
+
+    with duckdb.connect(str(sample_run.serving / "optout.duckdb"), read_only=True) as connection:
+        assert sorted(row[0] for row in connection.sql(REPORTING_NAMES).fetchall()) == sorted(names)
+        table_rows = dict(
+            connection.sql(
+                "select table_name, row_count from serving.tables where table_schema = 'reporting'"
+            ).fetchall()
+        )
+        tables = {}
+        for name in names:
+            relation = connection.sql(f"select * from reporting.{name}")
+            assert relation.columns[:3] == list(PERIOD_COLUMNS)
+            assert table_rows[name] == len(relation.fetchall())
+            tables[name] = typed_rows(relation)
+            for period in periods:
+                rows = connection.sql(
+                    f"select * exclude (period, period_start, period_end) from reporting.{name} "
+                    f"where period = '{period.name}' and period_start = '{period.start}' "
+                    f"and period_end = '{period.end}'"
+                )
+                # the view's columns, types and rows for the period's range
+                assert typed_rows(rows) == views[(name, period.name)], (name, period.name)
+        send_days = dict(
+            connection.sql("select period, count(*) from reporting.rpt_send_days group by period").fetchall()
+        )
+        top = connection.sql(
+            "select campaign_id, attributed_opt_outs_in_range from reporting.rpt_campaigns "
+            "where period = 'last_week' and campaign_rank = 1"
+        ).fetchall()
+    # one row per covered day of each period: the last 7, then all 21 days twice
+    assert (
+        send_days == {"last_week": 7, "last_month": 21, "last_year": 21} and table_rows["rpt_send_days"] == 49
+    )
+    # the top campaign of the last week, as the report of those days names it
+    assert top == [(headline["top_campaign_id"], headline["top_campaign_opt_outs"])]
+    # the Parquet files hold the same rows, types included
+    with duckdb.connect() as files:
+        for name in names:
+            path = sample_run.serving / "reporting" / f"{name}.parquet"
+            assert typed_rows(files.sql(f"select * from read_parquet('{path}')")) == tables[name], name
+    assert (sample_run.serving / "reporting").resolve().parent == current_snapshot(sample_run.serving)
 
 
 def test_a_duckdb_1_4_client_reads_every_row_of_the_serving_copy(sample_run, tmp_path):
@@ -116,7 +193,8 @@ def test_a_duckdb_1_4_client_reads_every_row_of_the_serving_copy(sample_run, tmp
         connection = duckdb.connect({str(sample_run.serving / "optout.duckdb")!r}, read_only=True)
         print(duckdb.__version__)
         for schema, table in connection.sql(
-            "select table_schema, table_name from information_schema.tables where table_schema in ('marts', 'audit')"
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('marts', 'audit', 'reporting')"
         ).fetchall():
             (out / schema).mkdir(parents=True, exist_ok=True)
             connection.sql(f"copy {{schema}}.{{table}} to '{{out / schema / table}}.parquet' (format parquet)")
@@ -128,6 +206,14 @@ def test_a_duckdb_1_4_client_reads_every_row_of_the_serving_copy(sample_run, tmp
     assert version.startswith("1.4."), version
     # what the 1.4 client read, written back out, equals the warehouse row for row
     assert parquet_tables(out) == warehouse_tables(sample_run.warehouse)
+    # and the reporting tables equal the copy's
+    read = sorted((out / "reporting").glob("*.parquet"))
+    assert len(read) == 10
+    with duckdb.connect(str(sample_run.serving / "optout.duckdb"), read_only=True) as connection:
+        for path in read:
+            assert typed_rows(connection.sql(f"select * from read_parquet('{path}')")) == typed_rows(
+                connection.sql(f"select * from reporting.{path.stem}")
+            ), path.stem
 
 
 READER = textwrap.dedent(

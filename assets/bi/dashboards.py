@@ -1,10 +1,14 @@
 """optout's Superset dashboards, as code: datasets, charts and layouts, applied through the REST API.
 
-Every number a chart shows is a mart column, summed (or, for one value per row, taken
-as is) over the rows the dashboard's range selects; nothing is derived in Superset. The
-two virtual datasets only join or stack mart rows (a campaign's name beside its
-attributed opt-outs). `apply_dashboards` is idempotent: it replaces the charts and
-dashboards it owns (their titles start with "Opt-outs") and keeps everything else.
+The overview and the pressure-and-campaigns dashboards read the reporting tables of the
+serving copy (assets/serving/copy.py): the reporting views' rows for a period, picked by
+the dashboard's Period filter. Ranks, totals, shares and rates are the views' columns, read
+as they are (the filter leaves one row per chart point, so a metric is MAX(column), the
+value itself): no chart counts, sums or ranks anything, so the dashboards and the report
+show the same numbers by construction. The opted-out users dashboard lists `marts`
+rows for a range of days. Titles, series names, colours and date formats come from
+assets/report/look.py, as in the report. `apply_dashboards` is idempotent: it replaces the
+charts and dashboards it owns (their titles start with "Opt-outs") and keeps everything else.
 """
 
 from __future__ import annotations
@@ -13,27 +17,46 @@ import json
 from dataclasses import dataclass, field
 
 from assets.bi.superset_api import SupersetClient
+from assets.exports.ranges import PRESET_DAYS
+from assets.report import look
+from assets.report.look import ChartText
+from assets.report.numbers import TOP_CAMPAIGNS
+from assets.serving.copy import PERIOD_COLUMNS
 
 TITLE_PREFIX = "Opt-outs"
 RANGE_FILTER_ID = "NATIVE_FILTER-optout-range"
+PERIOD_FILTER_ID = "NATIVE_FILTER-optout-period"
+PERIOD_COLUMN = PERIOD_COLUMNS[0]
+DEFAULT_PERIOD = next(iter(PRESET_DAYS))  # last_week
 CHART_HEIGHT = 50  # grid units of 8 px
+# a table's row limit stays above what its SQL filter lets through (Superset warns "row
+# limit reached" once a query returns as many rows as the limit)
+TABLE_ROW_LIMIT = 100
+REPORTING = "reporting"
+# datasets earlier versions created that no chart reads any more (a ranking re-done in SQL)
+RETIRED_DATASETS = ("attributed_opt_outs",)
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
     schema: str = "marts"
-    sql: str | None = None  # a virtual dataset over the marts; a table of `schema` otherwise
+    sql: str | None = None  # a virtual dataset over the copy; a table of `schema` otherwise
 
 
 @dataclass(frozen=True)
 class Chart:
-    title: str
+    text: ChartText
     dataset: str
     viz_type: str
-    time_column: str
     params: dict
     width: int = 6
+    time_column: str | None = None  # follows the dashboard's range of days (marts)
+    where: str | None = None  # a row filter, in SQL, on a column the view computed
+
+    @property
+    def title(self) -> str:
+        return self.text.title
 
 
 @dataclass(frozen=True)
@@ -42,34 +65,35 @@ class Dashboard:
     slug: str
     description: str
     rows: list[list[Chart]] = field(default_factory=list)
+    by_period: bool = True  # a Period filter (reporting tables); else a range of days (marts)
 
 
 DATASETS = [
+    # the marts stay available for exploring; the opted-out users dashboard reads fct_opt_outs
     Dataset("mart_opt_out_daily"),
     Dataset("fct_opt_outs"),
     Dataset("mart_campaign_opt_outs"),
     Dataset("mart_retain_churn"),
     Dataset("mart_pre_opt_out_pressure"),
     Dataset("mart_pressure_baseline"),
-    Dataset(
-        "attributed_opt_outs",
-        sql=(
-            "select o.opt_out_id, o.opt_out_date, o.platform,\n"
-            "       o.last_received_campaign_id as campaign_id,\n"
-            "       c.campaign_name, c.channel, c.campaign_type,\n"
-            "       -- orders ties of the top-campaign table: the smaller id first, as the report\n"
-            "       dense_rank() over (order by o.last_received_campaign_id) as campaign_order\n"
-            "from marts.fct_opt_outs as o\n"
-            "left join marts.mart_campaign_opt_outs as c\n"
-            "    on c.campaign_id = o.last_received_campaign_id\n"
-            "where o.last_received_campaign_id is not null"
-        ),
-    ),
+    Dataset("rpt_headlines", REPORTING),
+    Dataset("rpt_trend", REPORTING),
+    Dataset("rpt_rate_by_platform", REPORTING),
+    Dataset("rpt_rate_left_out", REPORTING),
+    Dataset("rpt_campaigns", REPORTING),
+    Dataset("rpt_send_days", REPORTING),
+    Dataset("rpt_pressure", REPORTING),
+    Dataset("rpt_retain_churn", REPORTING),
 ]
 
 
 def metric(sql: str, label: str) -> dict:
     return {"expressionType": "SQL", "sqlExpression": sql, "label": label}
+
+
+def value(column: str, label: str) -> dict:
+    """A reporting column as it is: the Period filter leaves one row per point, MAX is that row's value."""
+    return metric(f"MAX({column})", label)
 
 
 def _time_range_filter(column: str) -> dict:
@@ -83,161 +107,205 @@ def _time_range_filter(column: str) -> dict:
     }
 
 
+def _where(sql: str) -> dict:
+    return {"expressionType": "SQL", "sqlExpression": sql, "clause": "WHERE"}
+
+
+def _axes(text: ChartText, y_format: str | None = None, days: bool = False) -> dict:
+    """The axis titles of `text` (as in the report) and, for a time axis, the report's date labels."""
+    params: dict = {"x_axis_title_margin": 30, "y_axis_title_margin": 50, "y_axis_title_position": "Left"}
+    if text.x:
+        params["x_axis_title"] = text.x
+    if text.y:
+        params["y_axis_title"] = text.y
+    if y_format:
+        params["y_axis_format"] = y_format
+    if days:
+        params |= {"time_grain_sqla": "P1D", "x_axis_time_format": look.DATE_FORMAT}
+        params["tooltipTimeFormat"] = look.DATE_FORMAT
+    return params
+
+
 OPT_OUTS_TOTAL = Chart(
-    "Opt-outs in the range",
-    "mart_opt_out_daily",
+    look.OPT_OUTS_TOTAL,
+    "rpt_headlines",
     "big_number_total",
-    "date",
-    {"metric": metric("SUM(opt_outs_detected)", "opt-outs"), "y_axis_format": ",d"},
+    {"metric": value("opt_outs", "opt-outs"), "y_axis_format": look.COUNT_FORMAT},
     width=3,
 )
 TREND = Chart(
-    "Opt-outs per day: detected vs re-spread over their detection windows",
-    "mart_opt_out_daily",
+    look.TREND,
+    "rpt_trend",
     "echarts_timeseries_line",
-    "date",
     {
         "x_axis": "date",
-        "time_grain_sqla": "P1D",
         "metrics": [
-            metric("SUM(opt_outs_detected)", "detected"),
-            metric("SUM(opt_outs_estimated)", "re-spread (estimated)"),
+            value("opt_outs_detected", look.DETECTED.label),
+            value("opt_outs_estimated", look.ESTIMATED.label),
         ],
         "groupby": [],
         "show_legend": True,
         "rich_tooltip": True,
-        "y_axis_title": "opt-outs",
+        **_axes(look.TREND, days=True),
     },
     width=9,
 )
 RATE = Chart(
-    "Opt-out rate per day and platform (opt-outs / opted-in base)",
-    "mart_opt_out_daily",
+    look.RATE,
+    "rpt_rate_by_platform",
     "echarts_timeseries_line",
-    "date",
     {
         "x_axis": "date",
-        "time_grain_sqla": "P1D",
-        # one row per (date, platform): MAX is the mart's value itself
-        "metrics": [metric("MAX(opt_out_rate)", "opt-out rate")],
+        "metrics": [value("opt_out_rate", look.RATE.y)],
         "groupby": ["platform"],
         "show_legend": True,
         "rich_tooltip": True,
-        "y_axis_format": ".2%",
+        **_axes(look.RATE, y_format=look.RATE_FORMAT, days=True),
     },
-    width=12,
+    width=8,
+    # the view's rule: a rate on too small an opted-in base is not drawn (RATE_LEFT_OUT lists it)
+    where="is_charted",
 )
-TOP_CAMPAIGNS = Chart(
-    "Top campaigns of the range (attributed opt-outs: last delivery before the opt-out)",
-    "attributed_opt_outs",
+RATE_LEFT_OUT = Chart(
+    look.RATE_LEFT_OUT,
+    "rpt_rate_left_out",
     "table",
-    "opt_out_date",
     {
-        "query_mode": "aggregate",
-        "groupby": ["campaign_id", "campaign_name", "channel"],
-        "metrics": [metric("COUNT(*)", "attributed opt-outs")],
-        # most attributed opt-outs first; ties: the smaller campaign id (the report's rule)
-        "timeseries_limit_metric": metric("COUNT(*) * 1000000000 - MIN(campaign_order)", "rank"),
-        "order_desc": True,
-        "row_limit": 10,
+        "query_mode": "raw",
+        "show_cell_bars": False,
+        "all_columns": [
+            "platform",
+            "days_left_out",
+            "opt_outs_detected",
+            "opted_in_user_days",
+            "largest_opted_in_base",
+            "min_opted_in_base",
+        ],
+        "order_by_cols": ['["platform", true]'],
+        "row_limit": TABLE_ROW_LIMIT,
+        "include_search": False,
+    },
+    width=4,
+)
+TOP_CAMPAIGNS_TABLE = Chart(
+    look.TOP_CAMPAIGNS,
+    "rpt_campaigns",
+    "table",
+    {
+        "query_mode": "raw",
+        "show_cell_bars": False,
+        "all_columns": [
+            "campaign_rank",
+            "campaign_id",
+            "campaign_name",
+            "channel",
+            "attributed_opt_outs_in_range",
+        ],
+        "order_by_cols": ['["campaign_rank", true]'],
+        "row_limit": TABLE_ROW_LIMIT,
         "include_search": False,
     },
     width=7,
+    # the view ranks (most attributed opt-outs, ties to the smaller id); the chart keeps the top
+    where=f"campaign_rank <= {TOP_CAMPAIGNS}",
 )
 RETAIN_CHURN = Chart(
-    "Retain / pending / churn after opting out, per lookback",
-    "mart_retain_churn",
+    look.RETAIN_CHURN,
+    "rpt_retain_churn",
     "echarts_timeseries_bar",
-    "opt_out_date",
     {
         "x_axis": "lookback_days",
-        "metrics": [metric("SUM(opt_outs)", "opt-outs")],
+        "metrics": [value("opt_outs", look.RETAIN_CHURN.y)],
         "groupby": ["status"],
         "stack": "Stack",
         "show_legend": True,
-        "x_axis_title": "lookback (days)",
+        **_axes(look.RETAIN_CHURN),
     },
     width=5,
 )
 PRESSURE = Chart(
-    "Push messages received before opting out (bucket 10 = 10 or more)",
-    "mart_pre_opt_out_pressure",
+    look.PRESSURE,
+    "rpt_pressure",
     "echarts_timeseries_bar",
-    "opt_out_date",
     {
         "x_axis": "bucket_order",
-        "metrics": [metric("SUM(opt_outs)", "opt-outs")],
+        "metrics": [
+            value("opt_out_share", look.OPTED_OUT.label),
+            value("stayer_share", look.STAYED.label),
+        ],
         "groupby": [],
-        "x_axis_title": "pushes received in the lookback",
+        "show_legend": True,
+        **_axes(look.PRESSURE, y_format=look.SHARE_FORMAT),
     },
+    width=7,
 )
-BASELINE = Chart(
-    "Baseline: the same pressure among users who stayed opted in (user-days)",
-    "mart_pressure_baseline",
-    "echarts_timeseries_bar",
-    "date",
+RISK = Chart(
+    look.RISK,
+    "rpt_pressure",
+    "echarts_timeseries_line",
     {
         "x_axis": "bucket_order",
-        "metrics": [metric("SUM(opted_in_users)", "opted-in user-days")],
+        "metrics": [value("daily_risk", look.DAILY_RISK.label)],
         "groupby": [],
-        "x_axis_title": "pushes received in the lookback",
+        "show_legend": True,
+        **_axes(look.RISK, y_format=look.RATE_FORMAT),
     },
+    width=5,
 )
-LAST_CAMPAIGNS = Chart(
-    "Last campaigns: attributed vs revealed opt-outs (revealed = found by the send, not caused by it)",
-    "mart_campaign_opt_outs",
+SEND_DAYS = Chart(
+    look.SEND_DAYS,
+    "rpt_send_days",
+    "echarts_timeseries_bar",
+    {
+        "x_axis": "send_date",
+        "metrics": [
+            value("attributed_opt_outs", look.ATTRIBUTED.label),
+            value("revealed_opt_outs", look.REVEALED.label),
+        ],
+        "groupby": [],
+        "show_legend": True,
+        **_axes(look.SEND_DAYS, days=True),
+    },
+    width=12,
+)
+CAMPAIGNS_TABLE = Chart(
+    look.CAMPAIGNS,
+    "rpt_campaigns",
     "table",
-    "sent_at",
     {
         "query_mode": "raw",
+        "show_cell_bars": False,
         "all_columns": [
-            "sent_at",
+            "campaign_rank",
             "campaign_id",
             "campaign_name",
             "channel",
             "campaign_type",
+            "attributed_opt_outs_in_range",
+            "revealed_opt_outs_in_range",
             "recipients",
-            "attributed_opt_outs",
             "attributed_opt_out_rate",
-            "revealed_opt_outs",
         ],
-        "order_by_cols": ['["sent_at", false]'],
-        "column_config": {"attributed_opt_out_rate": {"d3NumberFormat": ".2%"}},
-        "row_limit": 25,
+        "order_by_cols": ['["campaign_rank", true]'],
+        "column_config": {"attributed_opt_out_rate": {"d3NumberFormat": look.RATE_FORMAT}},
+        "row_limit": TABLE_ROW_LIMIT,
         "include_search": True,
     },
     width=12,
-)
-ATTRIBUTED_VS_REVEALED = Chart(
-    "Attributed vs revealed opt-outs by send day",
-    "mart_campaign_opt_outs",
-    "echarts_timeseries_bar",
-    "sent_at",
-    {
-        "x_axis": "sent_at",
-        "time_grain_sqla": "P1D",
-        "metrics": [
-            metric("SUM(attributed_opt_outs)", "attributed"),
-            metric("SUM(revealed_opt_outs)", "revealed"),
-        ],
-        "groupby": [],
-        "show_legend": True,
-    },
-    width=12,
+    where=f"campaign_rank <= {TOP_CAMPAIGNS}",
 )
 OPTED_OUT_USERS_COUNT = Chart(
-    "Opted-out users in the range",
+    ChartText("Opted-out users in the range"),
     "fct_opt_outs",
     "big_number_total",
-    "opt_out_date",
-    {"metric": metric("COUNT(DISTINCT user_id)", "users"), "y_axis_format": ",d"},
+    {"metric": metric("COUNT(DISTINCT user_id)", "users"), "y_axis_format": look.COUNT_FORMAT},
     width=3,
+    time_column="opt_out_date",
 )
 OPTED_OUT_USERS = Chart(
-    "Opted-out users of the range (the rows of `optout export` for the same days)",
+    ChartText("Opted-out users of the range (the rows of `optout export` for the same days)"),
     "fct_opt_outs",
     "table",
-    "opt_out_date",
     {
         "query_mode": "aggregate",
         "groupby": ["user_id", "external_id", "platform"],
@@ -254,28 +322,31 @@ OPTED_OUT_USERS = Chart(
         "include_search": True,
     },
     width=9,
+    time_column="opt_out_date",
 )
 
 DASHBOARDS = [
     Dashboard(
         f"{TITLE_PREFIX}: overview",
         "optout-overview",
-        "The week's opt-outs: how many, detected vs re-spread, the rate per platform, the campaigns "
+        "The period's opt-outs: how many, detected vs re-spread, the rate per platform, the campaigns "
         "behind them and what the users did after.",
-        [[OPT_OUTS_TOTAL, TREND], [RATE], [TOP_CAMPAIGNS, RETAIN_CHURN]],
+        [[OPT_OUTS_TOTAL, TREND], [RATE, RATE_LEFT_OUT], [TOP_CAMPAIGNS_TABLE, RETAIN_CHURN]],
     ),
     Dashboard(
         f"{TITLE_PREFIX}: pressure and campaigns",
         "optout-pressure-campaigns",
-        "Message pressure before opting out against users who stayed, and the last campaigns "
-        "with the opt-outs they caused (attributed) or only found (revealed).",
-        [[PRESSURE, BASELINE], [ATTRIBUTED_VS_REVEALED], [LAST_CAMPAIGNS]],
+        "Message pressure before opting out against users who stayed, the opt-outs by the day of "
+        "the send they followed, and the campaigns with the opt-outs they caused (attributed) or "
+        "only found (revealed).",
+        [[PRESSURE, RISK], [SEND_DAYS], [CAMPAIGNS_TABLE]],
     ),
     Dashboard(
         f"{TITLE_PREFIX}: opted-out users",
         "optout-opted-out-users",
         "Who opted out in the chosen range, for follow-up through other channels.",
         [[OPTED_OUT_USERS_COUNT, OPTED_OUT_USERS]],
+        by_period=False,
     ),
 ]
 
@@ -284,6 +355,7 @@ def apply_dashboards(client: SupersetClient, database_id: int) -> dict[str, int]
     """Create or replace optout's datasets, charts and dashboards; returns {dashboard slug: id}."""
     dataset_ids = {dataset.name: _ensure_dataset(client, database_id, dataset) for dataset in DATASETS}
     _delete_owned(client)
+    _delete_retired_datasets(client)
     created = {}
     for dashboard in DASHBOARDS:
         dashboard_id = client.post(
@@ -298,7 +370,9 @@ def apply_dashboards(client: SupersetClient, database_id: int) -> dict[str, int]
             f"/api/v1/dashboard/{dashboard_id}",
             {
                 "position_json": json.dumps(_layout(dashboard, chart_ids)),
-                "json_metadata": json.dumps(_metadata([i for row in chart_ids for i in row])),
+                "json_metadata": json.dumps(
+                    _metadata(dashboard, [i for row in chart_ids for i in row], dataset_ids)
+                ),
                 "css": "",
             },
         )
@@ -337,14 +411,34 @@ def _delete_owned(client: SupersetClient) -> None:
                 client.delete(f"/api/v1/{kind}/{item['id']}")
 
 
-def _create_chart(client: SupersetClient, chart: Chart, dataset_id: int, dashboard_id: int) -> int:
-    params = {
+def _delete_retired_datasets(client: SupersetClient) -> None:
+    for name in RETIRED_DATASETS:
+        found = client.get(
+            "/api/v1/dataset/",
+            {"filters": [{"col": "table_name", "opr": "eq", "value": name}], "page_size": 100},
+        )["result"]
+        for dataset in found:
+            client.delete(f"/api/v1/dataset/{dataset['id']}")
+
+
+def chart_params(chart: Chart, dataset_id: int) -> dict:
+    """The chart's form data as Superset stores it."""
+    filters = []
+    if chart.time_column:
+        filters.append(_time_range_filter(chart.time_column))
+    if chart.where:
+        filters.append(_where(chart.where))
+    return {
         "viz_type": chart.viz_type,
         "datasource": f"{dataset_id}__table",
-        "adhoc_filters": [_time_range_filter(chart.time_column)],
+        "adhoc_filters": filters,
         "row_limit": 10000,
         **chart.params,
     }
+
+
+def _create_chart(client: SupersetClient, chart: Chart, dataset_id: int, dashboard_id: int) -> int:
+    params = chart_params(chart, dataset_id)
     return client.post(
         "/api/v1/chart/",
         {
@@ -394,30 +488,68 @@ def _layout(dashboard: Dashboard, chart_ids: list[list[int]]) -> dict:
     return layout
 
 
-def _metadata(chart_ids: list[int]) -> dict:
-    """One native filter: the range of days every chart of the dashboard follows."""
+def _metadata(dashboard: Dashboard, chart_ids: list[int], dataset_ids: dict[str, int]) -> dict:
+    """One native filter every chart follows (a period, or a range of days); the shared colours."""
     return {
         "native_filter_configuration": [
-            {
-                "id": RANGE_FILTER_ID,
-                "name": "Days (start inclusive : end exclusive)",
-                "filterType": "filter_time",
-                "type": "NATIVE_FILTER",
-                "targets": [{}],
-                "controlValues": {},
-                "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
-                "cascadeParentIds": [],
-                "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
-                "chartsInScope": chart_ids,
-                "tabsInScope": [],
-                "description": "The days the charts cover; Superset's end is exclusive.",
-            }
+            _period_filter(chart_ids, dataset_ids) if dashboard.by_period else _range_filter(chart_ids)
         ],
         "chart_configuration": {},
         "cross_filters_enabled": False,
         "refresh_frequency": 0,
         "color_scheme": "",
-        "label_colors": {},
+        # a series or platform has the report's colour on every chart (look.py)
+        "label_colors": look.label_colors(),
         "timed_refresh_immune_slices": [],
         "expanded_slices": {},
+    }
+
+
+def _period_filter(chart_ids: list[int], dataset_ids: dict[str, int]) -> dict:
+    """The period the reporting tables' rows are for (one, required; the shortest by default)."""
+    default = [DEFAULT_PERIOD]
+    return {
+        "id": PERIOD_FILTER_ID,
+        "name": "Period (ending on the last export day)",
+        "filterType": "filter_select",
+        "type": "NATIVE_FILTER",
+        "targets": [{"datasetId": dataset_ids["rpt_headlines"], "column": {"name": PERIOD_COLUMN}}],
+        "controlValues": {
+            "enableEmptyFilter": True,
+            "defaultToFirstItem": False,
+            "multiSelect": False,
+            "searchAllOptions": False,
+            "inverseSelection": False,
+        },
+        "defaultDataMask": {
+            "extraFormData": {"filters": [{"col": PERIOD_COLUMN, "op": "IN", "val": default}]},
+            "filterState": {"value": default},
+            "ownState": {},
+        },
+        "cascadeParentIds": [],
+        "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+        "chartsInScope": chart_ids,
+        "tabsInScope": [],
+        "description": (
+            "last_week, last_month or last_year up to the last export day of the serving copy, as "
+            "`optout report --preset` and `optout export --preset`."
+        ),
+    }
+
+
+def _range_filter(chart_ids: list[int]) -> dict:
+    """The range of days every chart follows (no range: every day)."""
+    return {
+        "id": RANGE_FILTER_ID,
+        "name": "Days (start inclusive : end exclusive)",
+        "filterType": "filter_time",
+        "type": "NATIVE_FILTER",
+        "targets": [{}],
+        "controlValues": {},
+        "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+        "cascadeParentIds": [],
+        "scope": {"rootPath": ["ROOT_ID"], "excluded": []},
+        "chartsInScope": chart_ids,
+        "tabsInScope": [],
+        "description": "The days the charts cover; Superset's end is exclusive.",
     }

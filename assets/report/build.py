@@ -9,11 +9,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from assets.atomic_files import FileWriteError, make_folder, make_staging_dir, remove_debris, replace_all
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
 from assets.marts_builds import read_checked_export_days
-from assets.report import charts
+from assets.report import charts, look
 from assets.report.numbers import read_checked_range
 from assets.report.page import render_page
 
@@ -60,6 +62,7 @@ def build_report(
         "trend": (charts.trend_chart(shown.trend, shown.rate_by_platform), shown.trend),
         "pressure": (charts.pressure_chart(shown.pressure), shown.pressure),
         "campaigns": (charts.campaign_chart(campaigns), campaigns),
+        "send_days": (charts.send_days_chart(shown.send_days), shown.send_days),
         "retain_churn": (charts.retain_churn_chart(shown.retain_churn), shown.retain_churn),
         "last_events": (charts.last_events_chart(shown.last_events), shown.last_events),
     }
@@ -78,6 +81,14 @@ def build_report(
         campaigns,
         export_link,
         shown.alerts,
+        # the rates drawn, and what the rate chart leaves out (a base too small), said under it
+        extra_data={
+            "trend": {
+                "rate_by_platform": shown.rate_by_platform.filter(pl.col("is_charted")),
+                "rate_left_out": shown.rate_left_out,
+            }
+        },
+        notes={"trend": look.rate_left_out_note(shown.rate_left_out.to_dicts())},
     )
     # everything goes to a hidden folder first; files are renamed in only once all exist
     remove_debris(folder)

@@ -1,4 +1,8 @@
-"""Vega-Lite charts (Altair) of the report, rendered to SVG and PNG by vl-convert (no browser)."""
+"""Vega-Lite charts (Altair) of the report, rendered to SVG and PNG by vl-convert (no browser).
+
+Colours, series names, date format and titles come from look.py, which the Superset
+dashboards read too.
+"""
 
 from __future__ import annotations
 
@@ -6,103 +10,152 @@ import altair as alt
 import polars as pl
 import vl_convert
 
-from assets.platforms import REPORTED_PLATFORMS
+from assets.report import look
+from assets.report.look import Series
 
 WIDTH = 640
-# one colour per platform, in the order of the platform list (the last: unknown)
-PLATFORM_COLORS = alt.Scale(
-    domain=list(REPORTED_PLATFORMS),
-    range=["#4c78a8", "#54a24b", "#f58518", "#9d9d9d"][: len(REPORTED_PLATFORMS)],
-)
 
 
 def _values(frame: pl.DataFrame) -> list[dict]:
     return frame.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
 
 
+def _series_color(series: list[Series], title: str | None = None) -> alt.Color:
+    """A colour encoding of the field `series` whose values are these series' labels."""
+    return alt.Color(
+        "series:N",
+        title=title,
+        legend=alt.Legend(labelLimit=320),
+        scale=alt.Scale(domain=[s.label for s in series], range=[s.color for s in series]),
+        sort=[s.label for s in series],
+    )
+
+
+def _day_axis(field: str, title: str = look.DAY_AXIS) -> alt.X:
+    # UTC days, labelled as the dashboards label them
+    return alt.X(field, title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(format=look.DATE_FORMAT))
+
+
+def _long(frame: pl.DataFrame, index: list[str], columns: dict[str, Series], value: str) -> pl.DataFrame:
+    """One row per (index, series): the columns' values under the series' labels."""
+    return frame.unpivot(
+        index=index, on=list(columns), variable_name="series", value_name=value
+    ).with_columns(pl.col("series").replace({column: series.label for column, series in columns.items()}))
+
+
 def trend_chart(trend: pl.DataFrame, rates: pl.DataFrame) -> alt.VConcatChart:
-    base = alt.Chart(alt.Data(values=_values(trend))).encode(x=alt.X("date:T", title=None))
-    detected = base.mark_bar(opacity=0.45, color="#4c78a8").encode(
-        y=alt.Y("opt_outs_detected:Q", title="opt-outs per day"),
-        tooltip=["date:T", "opt_outs_detected:Q", "opt_outs_estimated:Q"],
+    """Detected and re-spread opt-outs per day; the rate per platform on the days it is charted."""
+    counts_long = _long(
+        trend,
+        ["date"],
+        {"opt_outs_detected": look.DETECTED, "opt_outs_estimated": look.ESTIMATED},
+        "opt_outs",
     )
-    estimated = base.mark_line(color="#e45756", strokeWidth=2.5).encode(y="opt_outs_estimated:Q")
-    counts = (detected + estimated).properties(
-        width=WIDTH,
-        height=220,
-        title="Detected opt-outs (bars) and estimated, re-spread over their detection windows (line)",
+    base = alt.Chart(alt.Data(values=_values(counts_long))).encode(
+        x=_day_axis("date:T"),
+        color=_series_color([look.DETECTED, look.ESTIMATED]),
+        tooltip=["date:T", "series:N", "opt_outs:Q"],
     )
+    y = alt.Y("opt_outs:Q", title=look.TREND.y)
+    detected = (
+        base.transform_filter(alt.datum.series == look.DETECTED.label).mark_bar(opacity=0.45).encode(y=y)
+    )
+    estimated = (
+        base.transform_filter(alt.datum.series == look.ESTIMATED.label).mark_line(strokeWidth=2.5).encode(y=y)
+    )
+    counts = (detected + estimated).properties(width=WIDTH, height=220, title=look.TREND.title)
+    # only the rates the reporting view charts (a base of at least min_opted_in_base users)
+    charted = rates.filter(pl.col("is_charted"))
+    platforms = [p for p in look.PLATFORM_COLORS if p in set(charted["platform"].to_list())]
     rate = (
-        alt.Chart(alt.Data(values=_values(rates)))
+        alt.Chart(alt.Data(values=_values(charted.select("date", "platform", "opt_out_rate"))))
         .mark_line(point=True)
         .encode(
-            x=alt.X("date:T", title=None),
-            y=alt.Y("opt_out_rate:Q", title="opt-out rate", axis=alt.Axis(format="%")),
-            color=alt.Color("platform:N", scale=PLATFORM_COLORS),
+            x=_day_axis("date:T"),
+            y=alt.Y("opt_out_rate:Q", title=look.RATE.y, axis=alt.Axis(format=look.RATE_FORMAT)),
+            color=alt.Color(
+                "platform:N",
+                scale=alt.Scale(domain=platforms, range=[look.PLATFORM_COLORS[p] for p in platforms]),
+            ),
         )
-        .properties(width=WIDTH, height=160, title="Opt-out rate on the opted-in base, by platform")
+        .properties(width=WIDTH, height=160, title=look.RATE.title)
     )
-    return alt.vconcat(counts, rate)
+    # each part has its own legend: the series above, the platforms below
+    return alt.vconcat(counts, rate).resolve_scale(color="independent")
 
 
 def pressure_chart(pressure: pl.DataFrame) -> alt.HConcatChart:
-    long = pressure.unpivot(
-        index=["bucket", "bucket_order"],
-        on=["opt_out_share", "stayer_share"],
-        variable_name="group",
-        value_name="share",
-    ).with_columns(pl.col("group").replace({"opt_out_share": "opted out", "stayer_share": "stayed opted in"}))
+    long = _long(
+        pressure,
+        ["bucket", "bucket_order"],
+        {"opt_out_share": look.OPTED_OUT, "stayer_share": look.STAYED},
+        "share",
+    )
     order = pressure.sort("bucket_order")["bucket"].to_list()
     shares = (
         alt.Chart(alt.Data(values=_values(long)))
         .mark_bar()
         .encode(
-            x=alt.X("bucket:N", sort=order, title="pushes received in the 7 days before"),
-            xOffset="group:N",
-            y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="share of the group"),
-            color=alt.Color("group:N", scale=alt.Scale(range=["#e45756", "#72b7b2"])),
+            x=alt.X("bucket:N", sort=order, title=look.PRESSURE.x),
+            xOffset=alt.XOffset("series:N", sort=[look.OPTED_OUT.label, look.STAYED.label]),
+            y=alt.Y("share:Q", axis=alt.Axis(format=look.SHARE_FORMAT), title=look.PRESSURE.y),
+            color=_series_color([look.OPTED_OUT, look.STAYED]),
         )
-        .properties(width=380, height=220, title="Push pressure: users who opted out vs users who stayed")
+        .properties(width=380, height=220, title=look.PRESSURE.title)
     )
     risk = (
         alt.Chart(alt.Data(values=_values(pressure.filter(pl.col("daily_risk").is_not_null()))))
-        .mark_line(point=True, color="#e45756")
+        .mark_line(point=True, color=look.DAILY_RISK.color)
         .encode(
-            x=alt.X("bucket:N", sort=order, title="pushes received in the 7 days before"),
-            y=alt.Y("daily_risk:Q", axis=alt.Axis(format=".2%"), title="daily opt-out risk"),
+            x=alt.X("bucket:N", sort=order, title=look.RISK.x),
+            y=alt.Y("daily_risk:Q", axis=alt.Axis(format=look.RATE_FORMAT), title=look.RISK.y),
         )
-        .properties(width=220, height=220, title="Opt-outs per opted-in user-day")
+        .properties(width=220, height=220, title=look.RISK.title)
     )
     return alt.hconcat(shares, risk)
 
 
 def campaign_chart(campaigns: pl.DataFrame) -> alt.Chart:
-    long = campaigns.unpivot(
-        index=["campaign_id"],
-        on=["attributed_opt_outs_in_range", "revealed_opt_outs_in_range"],
-        variable_name="kind",
-        value_name="opt_outs",
-    ).with_columns(
-        pl.col("kind").replace(
-            {
-                "attributed_opt_outs_in_range": "attributed (last delivery before)",
-                "revealed_opt_outs_in_range": "revealed (found by its send)",
-            }
-        )
+    long = _long(
+        campaigns,
+        ["campaign_id"],
+        {"attributed_opt_outs_in_range": look.ATTRIBUTED, "revealed_opt_outs_in_range": look.REVEALED},
+        "opt_outs",
     )
     order = campaigns["campaign_id"].to_list()
     return (
         alt.Chart(alt.Data(values=_values(long)))
         .mark_bar()
         .encode(
-            y=alt.Y("campaign_id:N", sort=order, title=None),
-            x=alt.X("opt_outs:Q", title="opt-outs in the range"),
-            yOffset="kind:N",
-            color=alt.Color("kind:N", scale=alt.Scale(range=["#e45756", "#bab0ac"])),
+            y=alt.Y("campaign_id:N", sort=order, title=look.CAMPAIGNS.y),
+            x=alt.X("opt_outs:Q", title=look.CAMPAIGNS.x),
+            yOffset=alt.YOffset("series:N", sort=[look.ATTRIBUTED.label, look.REVEALED.label]),
+            color=_series_color([look.ATTRIBUTED, look.REVEALED]),
         )
-        .properties(
-            width=WIDTH - 120, height=max(120, 34 * len(order)), title="Last campaigns before opt-out"
+        .properties(width=WIDTH - 120, height=max(120, 34 * len(order)), title=look.CAMPAIGNS.title)
+    )
+
+
+def send_days_chart(send_days: pl.DataFrame) -> alt.Chart:
+    """Attributed and revealed opt-outs by the day of the send they are attributed to or found by."""
+    long = _long(
+        send_days,
+        ["send_date"],
+        {"attributed_opt_outs": look.ATTRIBUTED, "revealed_opt_outs": look.REVEALED},
+        "opt_outs",
+    )
+    return (
+        alt.Chart(alt.Data(values=_values(long)))
+        .mark_bar()
+        .encode(
+            # ISO dates as ordinal labels: look.DATE_FORMAT, one band per day
+            x=alt.X("send_date:O", title=look.SEND_DAYS.x, axis=alt.Axis(labelAngle=-45)),
+            xOffset=alt.XOffset("series:N", sort=[look.ATTRIBUTED.label, look.REVEALED.label]),
+            y=alt.Y("opt_outs:Q", title=look.SEND_DAYS.y),
+            color=_series_color([look.ATTRIBUTED, look.REVEALED]),
+            tooltip=["send_date:O", "series:N", "opt_outs:Q"],
         )
+        .properties(width=WIDTH, height=220, title=look.SEND_DAYS.title)
     )
 
 
@@ -111,35 +164,35 @@ def retain_churn_chart(retain_churn: pl.DataFrame) -> alt.Chart:
         alt.Chart(alt.Data(values=_values(retain_churn)))
         .mark_bar()
         .encode(
-            x=alt.X("lookback_days:O", title="days after the opt-out window"),
-            y=alt.Y("opt_outs:Q", title="opt-outs"),
+            x=alt.X("lookback_days:O", title=look.RETAIN_CHURN.x),
+            y=alt.Y("opt_outs:Q", title=look.RETAIN_CHURN.y),
             color=alt.Color(
                 "status:N",
                 scale=alt.Scale(
-                    domain=["retain", "pending", "churn"], range=["#54a24b", "#bab0ac", "#e45756"]
+                    domain=[s.label for s in look.STATUSES], range=[s.color for s in look.STATUSES]
                 ),
             ),
         )
-        .properties(width=260, height=220, title="Retain vs churn")
+        .properties(width=260, height=220, title=look.RETAIN_CHURN.title)
     )
 
 
 def last_events_chart(last_events: pl.DataFrame) -> alt.Chart:
-    long = last_events.unpivot(
-        index=["lookback_days", "event_name"],
-        on=["total_events", "unique_users"],
-        variable_name="measure",
-        value_name="count",
+    long = _long(
+        last_events,
+        ["lookback_days", "event_name"],
+        {"total_events": look.TOTAL_EVENTS, "unique_users": look.UNIQUE_USERS},
+        "count",
     )
     return (
-        alt.Chart(alt.Data(values=_values(long)))
+        alt.Chart(alt.Data(values=_values(long)), title=look.LAST_EVENTS.title)
         .mark_bar()
         .encode(
             y=alt.Y("event_name:N", title=None),
             x=alt.X("count:Q", title=None),
-            yOffset="measure:N",
-            color=alt.Color("measure:N", scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-            column=alt.Column("lookback_days:O", title="events in the last x days before opt-out"),
+            yOffset="series:N",
+            color=_series_color([look.TOTAL_EVENTS, look.UNIQUE_USERS]),
+            column=alt.Column("lookback_days:O", title=look.LAST_EVENTS.x),
         )
         .properties(width=170, height=200)
     )

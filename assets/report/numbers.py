@@ -19,6 +19,8 @@ from assets.alerts.read import Alerts, read_alerts
 from assets.marts_builds import MartsNotReadyError, checked_export_days
 
 SCHEMA = "reporting"
+# the campaigns a report and a dashboard show: the range's ranks 1 .. TOP_CAMPAIGNS (rpt_campaigns)
+TOP_CAMPAIGNS = 10
 SET_START = "set variable optout_range_start = cast(? as date)"
 SET_END = "set variable optout_range_end = cast(? as date)"
 
@@ -29,7 +31,9 @@ class RangeNumbers:
     end: dt.date
     headlines: dict  # rpt_headlines: opt_outs, opt_out_rate, rate_change, top_campaign_id, ...
     trend: pl.DataFrame  # per day, all platforms
-    rate_by_platform: pl.DataFrame
+    rate_by_platform: pl.DataFrame  # with is_charted: the rates the rate chart draws
+    rate_left_out: pl.DataFrame  # per platform, the days whose rate is not drawn (too small a base)
+    send_days: pl.DataFrame  # attributed and revealed opt-outs by the day of the send
     pressure: pl.DataFrame  # per bucket, by bucket_order
     campaigns: pl.DataFrame  # the top campaigns of the range, by rank
     retain_churn: pl.DataFrame
@@ -59,7 +63,7 @@ def read_range(
     connection: duckdb.DuckDBPyConnection,
     start: dt.date,
     end: dt.date,
-    campaigns: int = 10,
+    campaigns: int = TOP_CAMPAIGNS,
     events_per_lookback: int = 8,
 ) -> RangeNumbers:
     set_range(connection, start, end)
@@ -69,6 +73,8 @@ def read_range(
         headlines=read_headlines(connection),
         trend=view(connection, "rpt_trend").sort("date"),
         rate_by_platform=view(connection, "rpt_rate_by_platform").sort("date", "platform"),
+        rate_left_out=view(connection, "rpt_rate_left_out").sort("platform"),
+        send_days=view(connection, "rpt_send_days").sort("send_date"),
         pressure=view(connection, "rpt_pressure").sort("bucket_order"),
         campaigns=read_top_campaigns(connection, campaigns),
         retain_churn=view(connection, "rpt_retain_churn").sort("lookback_days", "status"),

@@ -56,6 +56,16 @@ SECTIONS = [
         ),
     },
     {
+        "name": "send_days",
+        "title": "On which days were they sent?",
+        "intro": (
+            "Opt-outs by the day of the send: attributed ones on the day of the delivery they are "
+            "attributed to, revealed ones on the day of the failed send that found them, whenever the "
+            "opt-out happened. Automated and transactional campaigns send every day: their opt-outs "
+            "are spread over the days they sent, not piled on the day they started."
+        ),
+    },
+    {
         "name": "retain_churn",
         "title": "Did they stay or leave?",
         "intro": (
@@ -141,9 +151,19 @@ def render_page(
     campaigns: pl.DataFrame,
     export_link: str | None,
     alerts: Alerts | None = None,
+    extra_data: dict[str, dict[str, pl.DataFrame]] | None = None,
+    notes: dict[str, str | None] | None = None,
 ) -> str:
+    """`extra_data`: per section, more data blocks by name; `notes`: per section, a note under its chart."""
+    extra_data, notes = extra_data or {}, notes or {}
     sections = [
-        {**section, "svg": figures[section["name"]][0], "data": _json(figures[section["name"]][1])}
+        {
+            **section,
+            "svg": figures[section["name"]][0],
+            "data": _json(figures[section["name"]][1]),
+            "extra_data": {name: _json(frame) for name, frame in extra_data.get(section["name"], {}).items()},
+            "chart_note": notes.get(section["name"]),
+        }
         for section in SECTIONS
     ]
     return _environment.get_template("report.html").render(
