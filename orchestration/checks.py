@@ -94,9 +94,9 @@ def _lake_check(table: str) -> AssetChecksDefinition:
     name="ge_marts_suite",
     blocking=True,
     description=(
-        "Great Expectations on the marts: keys, accepted values, non-negative counts and "
-        "windows, and reconciliations (daily detected opt-outs, pressure buckets, campaign "
-        "attributions and reveals all add up to the facts). Blocking: a failure stops the exports."
+        "Great Expectations on the marts, for what dbt's tests do not check (they test every "
+        "mart's rows): the campaign mart's attributed and revealed opt-outs add up to the "
+        "facts, summed in DuckDB. Blocking: a failure stops the exports."
     ),
 )
 def marts_check(context: AssetCheckExecutionContext, paths: OptoutPaths) -> AssetCheckResult:

@@ -13,10 +13,22 @@ from {{ model }}
 where {{ total }} <> {{ parts | join(' + ') }}
 {% endtest %}
 
-{% test between(model, column_name, min_value, max_value) %}
+{#- Every value within [min_value, max_value] (no upper bound without max_value); nulls pass. -#}
+{% test between(model, column_name, min_value, max_value=none) %}
 select *
 from {{ model }}
-where {{ column_name }} < {{ min_value }} or {{ column_name }} > {{ max_value }}
+where
+    {{ column_name }} < {{ min_value }}
+    {%- if max_value is not none %}
+    or {{ column_name }} > {{ max_value }}
+    {%- endif %}
+{% endtest %}
+
+{#- Every value no later than `than`, another column of the same row (nulls pass). -#}
+{% test not_after(model, column_name, than) %}
+select *
+from {{ model }}
+where {{ column_name }} > {{ than }}
 {% endtest %}
 
 {#- Every non-null value is one of the rows of `to` (a seed list) that satisfy `to_where`. -#}
