@@ -9,14 +9,13 @@ import subprocess
 
 from assets.bi.setup import setup_superset
 from assets.bi.superset_env import ADMIN, SupersetHome, SupersetSetupError, server_command
-from assets.config import resolve_path, setting
 from orchestration.commands.common import CliError, progress, settings
 
 DASHBOARD_SLUGS = ("optout-overview", "optout-pressure-campaigns", "optout-opted-out-users")
 
 
 def bi_command(args: argparse.Namespace) -> None:
-    home = SupersetHome(resolve_path(setting("OPTOUT_BI_DIR")) / "superset")
+    home = SupersetHome(settings().bi_dir / "superset")
     try:
         if args.bi_command == "setup":
             _setup(home)
