@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--wait",
         type=_seconds,
-        default=0.0,
-        help="seconds to wait for another run or program holding the warehouse (default: stop at once)",
+        default=None,
+        help="seconds to wait for the runs ahead in Dagster's queue (one run at a time) or a program "
+        "holding the warehouse; 0 stops at once (default: wait for the runs ahead, however long)",
     )
 
     export = commands.add_parser(

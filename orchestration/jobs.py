@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from orchestration.export_assets import BETWEEN_KEY
 
@@ -15,6 +15,11 @@ def build_everything_job():
         EVERYTHING_JOB,
         # the "dates between" export is asked for explicitly, never by the daily runs
         selection=AssetSelection.all() - AssetSelection.assets(BETWEEN_KEY),
+        # every step in the run's own process, as `optout run` executes it without a daemon:
+        # the steps write one warehouse in turn anyway, a process per step would pay the
+        # imports (dbt, Great Expectations) again each time, and pyspark (extra `spark`),
+        # imported by Great Expectations, exits a step process whose __main__ has no file
+        executor_def=in_process_executor,
         description=(
             "Ingest the export days, rebuild the marts they affect (dbt build, tests as checks), "
             "write the rolling opted-out user files and the report, publish the serving copy for BI tools."

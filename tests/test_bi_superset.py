@@ -1,33 +1,43 @@
 """A real BI tool on the serving copy: `optout bi setup` installs Apache Superset from the package
-registry, and its dashboards, opened in headless Chromium, show the marts' numbers."""
+registry, and its dashboards, opened in headless Chromium, show the reporting views' numbers
+(ranks, totals, the rate chart's platforms, opt-outs by send day) with the report's colours,
+and no chart warns that its row limit was reached."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import duckdb
+import polars as pl
 import pytest
 
-from assets.bi.dashboards import DASHBOARDS, RANGE_FILTER_ID, TITLE_PREFIX
+from assets import marts_builds
+from assets.bi.dashboards import DASHBOARDS, DEFAULT_PERIOD, PERIOD_FILTER_ID, RANGE_FILTER_ID, TITLE_PREFIX
 from assets.bi.setup import database_id
 from assets.bi.superset_api import SupersetClient
 from assets.bi.superset_env import ADMIN, SupersetHome, running_server
 from assets.config import REPO_ROOT
 from assets.exports.opted_out_users import opted_out_users
 from assets.exports.ranges import between_range
-from assets.report import numbers
+from assets.report import look, numbers
+from assets.report.numbers import TOP_CAMPAIGNS
+from assets.serving.copy import reporting_periods
 
-pytestmark = pytest.mark.ui
+pytestmark = [pytest.mark.ui, pytest.mark.superset]
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 START, END = dt.date(2026, 1, 5), dt.date(2026, 1, 14)
 # Superset's ranges end before their end day: the day after END
 SUPERSET_RANGE = f"{START} : {END + dt.timedelta(days=1)}"
+PERIOD = "last_month"  # the overview is opened at it (its default is last_week)
+CHART_DATA = "/api/v1/chart/data"
 
 
 def bi(ws, bi_dir, *args: str) -> subprocess.CompletedProcess:
@@ -94,37 +104,36 @@ def test_setup_creates_the_dashboards_once_on_the_read_only_serving_copy(superse
 
 
 def expected_numbers(warehouse) -> dict:
+    """What the dashboards must show: the reporting views' rows for each period, read from the
+    warehouse (never the serving copy), and the export's rows for the range of days."""
+    last_day = marts_builds.read_checked_export_days(warehouse)[1]
+    expected = {}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        total = connection.execute(
-            "select sum(opt_outs_detected) from marts.mart_opt_out_daily where date between ? and ?",
-            [START, END],
-        ).fetchall()[0][0]
-        numbers.set_range(connection, START, END)
-        top = numbers.read_top_campaigns(connection, 10)
+        for period in reporting_periods(last_day):
+            numbers.set_range(connection, period.start, period.end)
+            expected[period.name] = {
+                "headlines": numbers.read_headlines(connection),
+                "top": [
+                    (r["campaign_rank"], r["campaign_id"], r["attributed_opt_outs_in_range"])
+                    for r in numbers.read_top_campaigns(connection, TOP_CAMPAIGNS).iter_rows(named=True)
+                ],
+                "rates": numbers.view(connection, "rpt_rate_by_platform"),
+                "left_out": numbers.view(connection, "rpt_rate_left_out").sort("platform").rows(),
+                "send_days": numbers.view(connection, "rpt_send_days").sort("send_date").rows(),
+            }
         facts = connection.sql("select * from marts.fct_opt_outs").pl()
-    users = opted_out_users(facts, between_range(START, END))
-    return {
-        "opt_outs": int(total),
-        "top_campaigns": [
-            (r["campaign_id"], r["attributed_opt_outs_in_range"]) for r in top.iter_rows(named=True)
-        ],
-        "users": users,
-    }
+    expected["users"] = opted_out_users(facts, between_range(START, END))
+    return expected
 
 
-def open_dashboards(url: str, home: SupersetHome, client: SupersetClient):
-    """Each dashboard at the test's range in Chromium: (slug, page, script errors so far) once every chart is drawn."""
+def open_dashboards(url: str, home: SupersetHome, client: SupersetClient, masks: dict[str, dict]):
+    """Each dashboard in Chromium with its filter's value from `masks` (slug -> data mask; none:
+    the default), once every chart is drawn: (slug, page, script errors so far, the chart data
+    Superset answered, by chart title)."""
     from playwright.sync_api import sync_playwright
 
     ids = {d["slug"]: d["id"] for d in client.get("/api/v1/dashboard/", {"page_size": 100})["result"]}
-    mask = {
-        RANGE_FILTER_ID: {
-            "id": RANGE_FILTER_ID,
-            "extraFormData": {"time_range": SUPERSET_RANGE},
-            "filterState": {"value": SUPERSET_RANGE},
-            "ownState": {},
-        }
-    }
+    titles = {c["id"]: c["slice_name"] for c in owned(client, "chart", "slice_name")}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=shutil.which("chromium"),
@@ -138,17 +147,24 @@ def open_dashboards(url: str, home: SupersetHome, client: SupersetClient):
         page = browser.new_page(viewport={"width": 1600, "height": 1300})
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
+        answers: list = []
+        page.on("response", lambda response: answers.append(response) if CHART_DATA in response.url else None)
         page.goto(f"{url}/login/")
         page.fill("#username", ADMIN)
         page.fill("#password", home.password())
         page.keyboard.press("Enter")
         page.wait_for_url(lambda address: "/login" not in address)
         for dashboard in DASHBOARDS:
-            link = client.post(
-                f"/api/v1/dashboard/{ids[dashboard.slug]}/permalink",
-                {"dataMask": mask, "activeTabs": [], "anchor": "", "urlParams": []},
-            )["url"]
-            page.goto(link)
+            answers.clear()
+            mask = masks.get(dashboard.slug)
+            if mask is None:
+                page.goto(f"{url}/superset/dashboard/{ids[dashboard.slug]}/")
+            else:
+                link = client.post(
+                    f"/api/v1/dashboard/{ids[dashboard.slug]}/permalink",
+                    {"dataMask": mask, "activeTabs": [], "anchor": "", "urlParams": []},
+                )["url"]
+                page.goto(link)
             page.wait_for_load_state("networkidle")
             charts = page.locator(".dashboard-component-chart-holder")
             expected_charts = sum(len(row) for row in dashboard.rows)
@@ -158,9 +174,19 @@ def open_dashboards(url: str, home: SupersetHome, client: SupersetClient):
                 arg=expected_charts,
                 timeout=60_000,
             )
+            page.wait_for_load_state("networkidle")
             time.sleep(1)  # animations settle before the screenshot
             assert charts.count() == expected_charts, dashboard.slug
-            yield dashboard.slug, page, script_errors
+            data = {}
+            for answer in answers:
+                query = urllib.parse.parse_qs(urllib.parse.urlparse(answer.url).query)
+                if "form_data" not in query:
+                    continue  # the filter's own values, not a chart's
+                title = titles[json.loads(query["form_data"][0])["slice_id"]].removeprefix(
+                    f"{TITLE_PREFIX} · "
+                )
+                data[title] = answer.json()["result"][0]
+            yield dashboard.slug, page, script_errors, data
         browser.close()
 
 
@@ -172,14 +198,35 @@ def table_rows(page, title: str) -> list[list[str]]:
     return [row.locator("td").all_inner_texts() for row in chart(page, title).locator("tbody tr").all()]
 
 
-def test_dashboards_render_and_show_the_marts_numbers_for_a_range(superset, sample_run):
+def test_dashboards_render_and_show_the_reporting_views_numbers(superset, sample_run):
     url, home, _ = superset
     client = SupersetClient(url, ADMIN, home.password())
     expected = expected_numbers(sample_run.warehouse)
-    assert expected["opt_outs"] > 0 and expected["top_campaigns"] and expected["users"].height > 0
+    month, week = expected[PERIOD], expected[DEFAULT_PERIOD]
+    assert month["headlines"]["opt_outs"] > week["headlines"]["opt_outs"] > 0
+    assert month["top"] != week["top"] and expected["users"].height > 0
     ARTIFACTS.mkdir(exist_ok=True)
+    masks = {
+        # the overview at another period than its default: the filter picks the rows
+        "optout-overview": {
+            PERIOD_FILTER_ID: {
+                "id": PERIOD_FILTER_ID,
+                "extraFormData": {"filters": [{"col": "period", "op": "IN", "val": [PERIOD]}]},
+                "filterState": {"value": [PERIOD]},
+                "ownState": {},
+            }
+        },
+        "optout-opted-out-users": {
+            RANGE_FILTER_ID: {
+                "id": RANGE_FILTER_ID,
+                "extraFormData": {"time_range": SUPERSET_RANGE},
+                "filterState": {"value": SUPERSET_RANGE},
+                "ownState": {},
+            }
+        },
+    }
     seen = set()
-    for slug, page, script_errors in open_dashboards(url, home, client):
+    for slug, page, script_errors, data in open_dashboards(url, home, client, masks):
         seen.add(slug)
         page.screenshot(path=str(ARTIFACTS / f"superset-{slug}.png"), full_page=True)
         holders = page.locator(".dashboard-component-chart-holder")
@@ -192,13 +239,48 @@ def test_dashboards_render_and_show_the_marts_numbers_for_a_range(superset, samp
             assert holder.locator("[role=alert], .ant-alert-error").count() == 0, (
                 f"{slug}: {title} shows an error"
             )
+            # no "row limit reached" warning beside any title
+            assert holder.locator("[data-test=slice-header] .anticon-warning").count() == 0, (
+                f"{slug}: {title} warns that its row limit was reached"
+            )
         assert script_errors == [], script_errors
+        for title, answer in data.items():
+            assert answer["rowcount"] < 10000, title
 
-        if slug == "optout-overview":
-            total = chart(page, "Opt-outs in the range").locator(".header-line").inner_text()
-            assert int(total.replace(",", "")) == expected["opt_outs"]
-            shown = [(cells[0], int(cells[-1])) for cells in table_rows(page, "Top campaigns of the range")]
-            assert shown == expected["top_campaigns"]  # ties in the report's order: the smaller id first
+        if slug == "optout-overview":  # at PERIOD, through the filter
+            total = chart(page, look.OPT_OUTS_TOTAL.title).locator(".header-line").inner_text()
+            assert int(total.replace(",", "")) == month["headlines"]["opt_outs"]
+            top = data[look.TOP_CAMPAIGNS.title]
+            shown = [
+                (r["campaign_rank"], r["campaign_id"], r["attributed_opt_outs_in_range"]) for r in top["data"]
+            ]
+            assert shown == month["top"] and len(shown) == TOP_CAMPAIGNS  # ranks 1..10, as the report
+            cells = table_rows(page, look.TOP_CAMPAIGNS.title)
+            assert [(int(c[0]), c[1], int(c[-1])) for c in cells] == month["top"]
+            # the rate chart's series: the platforms the view charts, never `unknown`
+            rates = data[look.RATE.title]
+            charted = month["rates"].filter(pl.col("is_charted"))
+            assert set(rates["colnames"]) - {"date"} == set(charted["platform"]) == {"ios", "android", "web"}
+            assert sum(
+                1 for row in rates["data"] for key, v in row.items() if key != "date" and v is not None
+            ) == (charted.height)
+            left_out = data[look.RATE_LEFT_OUT.title]["data"]
+            assert [tuple(row.values()) for row in left_out] == month["left_out"]
+            assert [row["platform"] for row in left_out] == ["android", "unknown"]
+        if slug == "optout-pressure-campaigns":  # at the default period
+            send_days = data[look.SEND_DAYS.title]
+            attributed, revealed = look.ATTRIBUTED.label, look.REVEALED.label
+            shown = [
+                (
+                    dt.datetime.fromtimestamp(row["send_date"] / 1000, dt.UTC).date(),
+                    row[attributed],
+                    row[revealed],
+                )
+                for row in send_days["data"]
+            ]
+            assert shown == week["send_days"] and len(shown) == 7
+            rows = table_rows(page, look.CAMPAIGNS.title)
+            assert [(int(c[0]), c[1], int(c[5])) for c in rows] == week["top"]
         if slug == "optout-opted-out-users":
             users = expected["users"]
             count = chart(page, "Opted-out users in the range").locator(".header-line").inner_text()
@@ -208,3 +290,25 @@ def test_dashboards_render_and_show_the_marts_numbers_for_a_range(superset, samp
             assert [int(cells[-1]) for cells in shown] == users["opt_outs_in_range"].to_list()[: len(shown)]
             assert len(shown) == min(50, users.height)  # the first page of the export's rows
     assert seen == {d.slug for d in DASHBOARDS}
+
+
+def test_dashboards_carry_the_reports_colours_and_no_ranking_in_superset(superset):
+    url, home, _ = superset
+    client = SupersetClient(url, ADMIN, home.password())
+    ids = {d["slug"]: d["id"] for d in client.get("/api/v1/dashboard/", {"page_size": 100})["result"]}
+    for dashboard in DASHBOARDS:
+        metadata = json.loads(
+            client.get(f"/api/v1/dashboard/{ids[dashboard.slug]}")["result"]["json_metadata"]
+        )
+        assert metadata["label_colors"] == look.label_colors()
+        assert (
+            metadata["label_colors"]["ios"] == "#4c78a8" and metadata["label_colors"]["unknown"] == "#9d9d9d"
+        )
+        (native,) = metadata["native_filter_configuration"]
+        assert native["id"] == (PERIOD_FILTER_ID if dashboard.by_period else RANGE_FILTER_ID)
+    # every chart Superset holds reads a table as it is, and no dataset re-implements a view
+    datasets = client.get("/api/v1/dataset/", {"page_size": 100})["result"]
+    assert "attributed_opt_outs" not in {d["table_name"] for d in datasets}
+    for item in owned(client, "chart", "slice_name"):
+        params = client.get(f"/api/v1/chart/{item['id']}")["result"]["params"]
+        assert "1000000000" not in params and "dense_rank" not in params.lower(), item["slice_name"]

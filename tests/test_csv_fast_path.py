@@ -16,6 +16,8 @@ from polars.testing import assert_frame_equal
 
 from assets.ingest.csv_reader import read_csv, read_csv_exact
 
+pytestmark = pytest.mark.quick
+
 PIECES = ["a", "b", "é", " ", ",", '"', '""', "\n", "\r\n", "\r", "\x00", "\udcff", "x,y", '"q,"', "🎉"]
 HEADERS = ["a,b,c", "a", '"a","b"', "A, b ,a", "a,b\r", "", '"a\nb",c', "a,\udcffb"]
 

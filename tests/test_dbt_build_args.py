@@ -6,6 +6,8 @@ import pytest
 
 from orchestration.dbt_assets import dbt_build_args
 
+pytestmark = pytest.mark.quick
+
 D = dt.date
 
 

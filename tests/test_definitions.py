@@ -3,9 +3,13 @@
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from assets.config import FALLBACK_FIRST_DAY, read_settings
 from assets.report.build import report_range
 from tests.helpers import message, write_jsonl
+
+pytestmark = pytest.mark.quick
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definition_keys.txt"
 

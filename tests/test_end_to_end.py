@@ -11,6 +11,9 @@ from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
 
 
+# the quick tier's end-to-end run: the sample through `optout run`, audited and checked
+# against the independent reference
+@pytest.mark.quick
 def test_audit_reconciles_for_every_table_and_day(sample_run):
     with duckdb.connect(str(sample_run.warehouse), read_only=True) as connection:
         log = connection.table("audit.ingestion_log").pl()
@@ -27,6 +30,7 @@ def test_audit_reconciles_for_every_table_and_day(sample_run):
     assert log["records_quarantined"].sum() > 0 and log["records_duplicate"].sum() > 0
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("table", sorted(KEYS))
 def test_mart_equals_the_independent_reference(sample_run, table):
     expected = all_marts(sample_run.lake)[table]
@@ -92,6 +96,7 @@ def test_run_fails_with_one_line_reason_on_a_corrupt_file(workspace, dbt_manifes
         ),
     ],
 )
+@pytest.mark.quick
 def test_a_setting_a_user_got_wrong_is_one_line(workspace, monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     result = workspace.optout("run", check=False)

@@ -1,13 +1,13 @@
 """Concurrency faults: two runs at once, and a run while another program holds the warehouse.
 
-The run that cannot write must find out before it changes anything (the lake included)
-and stop with one line that says who holds the warehouse; the other run's results must be
-those of a run alone.
+Two runs go one after the other (Dagster's run queue: orchestration/run_queue.py), and the
+results are those of the runs alone. A run that cannot write because another program holds
+the warehouse finds out before it changes anything (the lake included) and stops with one
+line that says who.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -24,6 +24,8 @@ from tests.faults import (
     start_optout,
     unfinished_runs,
 )
+
+pytestmark = pytest.mark.faults
 
 DAYS, USERS, SEED = 6, 250, 8
 
@@ -44,40 +46,60 @@ def _errors(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("optout run: ")]
 
 
-def test_two_runs_started_together_one_stops_at_once_with_one_line(alone, tmp_path):
+def run_windows(ws) -> list[tuple[float, float]]:
+    """(start, end) of every run of the workspace's instance, in the order they started."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(ws.dagster_home)) as instance:
+        records = instance.get_run_records()
+        assert all(r.dagster_run.is_success for r in records), [r.dagster_run.status for r in records]
+        return sorted((r.start_time, r.end_time) for r in records)
+
+
+def test_two_runs_started_together_go_one_after_the_other(alone, tmp_path):
+    """No daemon: each `optout run` executes in its own process, under the queue's limit."""
     ws = _copy_landing(alone, tmp_path)
     first = start_optout(ws, "run", "--start", "2026-01-01", "--end", "2026-01-06")
     second = start_optout(ws, "run", "--start", "2026-01-03", "--end", "2026-01-06")
-    outputs = {}
-    for name, process in (("first", first), ("second", second)):
-        outputs[name] = (process.communicate(timeout=600)[0], process.returncode)
-    codes = sorted(code for _, code in outputs.values())
-    assert codes == [0, 1], outputs
-    loser_output = next(output for output, code in outputs.values() if code == 1)
-    # one line, naming the run that holds the warehouse; nothing ingested, no traceback
-    assert _errors(loser_output) == [loser_output.strip().splitlines()[-1]]
-    assert "another optout run" in loser_output and "PID " in loser_output
-    assert "lake__" not in loser_output and "Traceback" not in loser_output
-    assert "nanobind" not in loser_output
-    # the winner's results are those of a run alone (the loser changed nothing)
-    if outputs["second"][1] == 0:  # the shorter range won: run the rest as a user would
-        subprocess.run(
-            [sys.executable, "-m", "orchestration.cli", "run"],
-            env={**os.environ, **ws.env()},
-            check=True,
-            capture_output=True,
-        )
+    outputs = {
+        name: (p.communicate(timeout=900)[0], p.returncode)
+        for name, p in (("first", first), ("second", second))
+    }
+    assert [code for _, code in outputs.values()] == [0, 0], outputs
+    text = "".join(output for output, _ in outputs.values())
+    assert "waiting for Dagster run" in text  # one of them said what it waited for
+    assert "Traceback" not in text and "nanobind" not in text
+    (first_start, first_end), (second_start, _) = run_windows(ws)
+    assert second_start >= first_end  # one writer at a time
     assert mart_tables(ws.warehouse) == mart_tables(alone.warehouse)
-    written = export_files(ws)  # a winner over the shorter range also wrote that range's file
+    written = export_files(ws)  # the shorter range also wrote that range's file
     assert {name: written.get(name) for name in export_files(alone)} == export_files(alone)
     assert unfinished_runs(ws) == [] and leftovers(ws) == []
+
+
+def test_wait_0_stops_at_once_with_one_line_naming_the_run(alone, tmp_path):
+    ws = _copy_landing(alone, tmp_path)
+    first = start_optout(ws, "run")
+    seen = []
+    for line in first.stdout:  # the first run is in progress once it says it is materializing
+        seen.append(line)
+        if "materializing" in line:
+            break
+    second = ws.optout("run", "--wait", "0", check=False)
+    first.communicate(timeout=600)
+    assert first.returncode == 0
+    assert second.returncode == 1
+    assert _errors(second.stderr) == [second.stderr.strip().splitlines()[-1]]
+    assert "Dagster run " in second.stderr and "(optout_everything, st" in second.stderr
+    assert "Traceback" not in second.stderr
+    assert len(run_windows(ws)) == 1  # the refused run never started one: it changed nothing
 
 
 def test_a_waiting_run_goes_ahead_when_the_first_has_finished(alone, tmp_path):
     ws = _copy_landing(alone, tmp_path)
     first = start_optout(ws, "run")
     seen = []
-    for line in first.stdout:  # the first holds the run lock once it says it is materializing
+    for line in first.stdout:  # the first run is in progress once it says it is materializing
         seen.append(line)
         if "materializing" in line:
             break
@@ -85,7 +107,9 @@ def test_a_waiting_run_goes_ahead_when_the_first_has_finished(alone, tmp_path):
     first_output = "".join(seen) + first.communicate(timeout=600)[0]
     second_output = second.communicate(timeout=900)[0]
     assert first.returncode == 0 and second.returncode == 0, (first_output, second_output)
-    assert "waiting for another optout run" in second_output
+    assert "waiting for Dagster run" in second_output
+    (_, first_end), (second_start, _) = run_windows(ws)
+    assert second_start >= first_end
     assert mart_tables(ws.warehouse) == mart_tables(alone.warehouse)
     assert export_files(ws) == export_files(alone)
 

@@ -21,6 +21,8 @@ from tests.faults import (
     unfinished_runs,
 )
 
+pytestmark = pytest.mark.faults
+
 DAYS, USERS, SEED = 8, 300, 21
 
 # (moment, line of the run's output at which it is killed, seconds after that line)

@@ -15,6 +15,8 @@ from assets.exports.opted_out_users import write_export
 from assets.exports.ranges import between_range
 from tests.helpers import write_good_messages
 
+pytestmark = pytest.mark.faults
+
 RANGE = between_range(dt.date(2026, 1, 5), dt.date(2026, 1, 6))
 PAGE = 4096
 

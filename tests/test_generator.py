@@ -5,11 +5,14 @@ import hashlib
 
 import numpy as np
 import polars as pl
+import pytest
 
 from assets.contract import TABLE_NAMES
 from assets.generator import writers
 from assets.generator.run import generate
 from assets.ingest.day import ingest_table_day
+
+pytestmark = pytest.mark.quick
 
 
 def _digest(folder):

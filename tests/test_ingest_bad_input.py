@@ -7,6 +7,8 @@ import pytest
 from assets.ingest.readers import UnreadableFileError
 from tests.helpers import ingest, loaded, message, quarantined, write_csv, write_jsonl
 
+pytestmark = pytest.mark.quick
+
 DAY = "2026-01-05"
 HEADER = "event_id,user_id,campaign_id,event_type,occurred_at,error_code\n"
 

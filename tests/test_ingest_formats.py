@@ -9,6 +9,8 @@ import pytest
 
 from tests.helpers import day_folder, ingest, loaded
 
+pytestmark = pytest.mark.quick
+
 DAY = "2026-01-05"
 RECORDS = [
     {

@@ -1,7 +1,11 @@
 """Re-delivered days replace what they delivered before; late records; missing days."""
 
+import pytest
+
 from assets.ingest.lake import ingested_days
 from tests.helpers import ingest, loaded, message, quarantined, write_jsonl
+
+pytestmark = pytest.mark.quick
 
 
 def test_reingesting_a_day_replaces_it(tmp_path):

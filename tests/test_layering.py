@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from assets.config import REPO_ROOT
+
+pytestmark = pytest.mark.quick
 
 PURE = REPO_ROOT / "assets"
 FORBIDDEN = ("dagster", "dagster_dbt", "dagster_webserver", "dagster_shared", "orchestration")

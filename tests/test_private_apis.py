@@ -9,6 +9,7 @@ import inspect
 import re
 import tomllib
 
+import pytest
 from dagster import DagsterEvent, DagsterEventType, DagsterInstance, EventLogEntry
 from dagster._core.events import EngineEventData
 from dagster._core.instance import utils as instance_utils  # the variable's reader
@@ -24,6 +25,8 @@ from orchestration.private_apis import (
     QuickStartDbtCli,
     installed_versions,
 )
+
+pytestmark = pytest.mark.quick
 
 
 def test_the_installed_releases_are_the_ones_the_hooks_were_written_for():

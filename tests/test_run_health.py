@@ -4,11 +4,14 @@ import os
 import subprocess
 import time
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus, build_sensor_context
 from dagster._core.test_utils import create_run_for_test
 
 from orchestration.run_health import HOST_TAG, PID_TAG, reap_dead_runs
 from orchestration.schedules import dead_run_sensor
+
+pytestmark = pytest.mark.quick
 
 
 def _ended_pid() -> int:

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import os
 
+import pytest
 from dagster import (
     AssetCheckSeverity,
     DagsterInstance,
@@ -16,7 +17,6 @@ from dagster._core.test_utils import instance_for_test
 from assets.config import read_settings
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import build_everything_job
-from orchestration.partitions import export_days
 from orchestration.schedules import (
     build_daily_schedule,
     build_landing_sensor,
@@ -26,7 +26,7 @@ from orchestration.schedules import (
 from tests.helpers import message, write_jsonl
 
 FIRST_DAY = dt.date(2025, 1, 1)
-JOB = build_everything_job(export_days(FIRST_DAY))
+JOB = build_everything_job()
 daily_schedule = build_daily_schedule(JOB, FIRST_DAY)
 
 
@@ -34,10 +34,12 @@ def landing_sensor(context):
     return build_landing_sensor(JOB, read_settings(), FIRST_DAY)(context)
 
 
+@pytest.mark.quick
 def test_late_arrival_days_is_the_dbt_var_the_models_use():
     assert late_arrival_days() == project_vars()["late_arrival_days"] == 3
 
 
+@pytest.mark.quick
 def test_daily_schedule_covers_yesterday_and_the_late_arrival_days():
     with instance_for_test() as instance:  # the schedule's context needs an instance with a ref
         context = build_schedule_context(
@@ -53,6 +55,7 @@ def test_daily_schedule_covers_yesterday_and_the_late_arrival_days():
     )
 
 
+@pytest.mark.quick
 def test_sensor_requests_new_and_redelivered_days_only(workspace):
     write_jsonl(workspace.landing, "messages", "2026-01-05", "a.jsonl", [message("m1")])
     write_jsonl(workspace.landing, "users", "2026-01-06", "u.jsonl", [{"user_id": "u1"}])

@@ -35,6 +35,8 @@ from tests.dbt_runner import dbt
 from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
 
+pytestmark = pytest.mark.spark
+
 START = dt.date(2026, 3, 1)
 DAYS = 21
 # every mart, not only those the reference computes

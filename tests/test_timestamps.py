@@ -5,6 +5,8 @@ import pytest
 
 from assets.ingest.timestamps import parse_timestamp
 
+pytestmark = pytest.mark.quick
+
 INSTANT = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
 
 

@@ -9,6 +9,8 @@ from orchestration.instance import instance_yaml
 from tests.dagster_ui import dagster_webserver, graphql
 from tests.helpers import chromium
 
+pytestmark = pytest.mark.ui
+
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 QUERY = """
 {
