@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.config import resolve_path, setting
+from assets.config import load_settings, resolve_path
 from orchestration.bench import dataset as datasets
 from orchestration.bench.reconcile import lake_records_read, reconcile
 from orchestration.bench.report import (
@@ -35,8 +35,6 @@ from orchestration.bench.runs import TimedProcess, Workspace, optout_run, run_ti
 from orchestration.bench.scan import ScanResult, scan_landing
 from orchestration.commands.common import CliError, progress
 
-BENCH_DIR_VARIABLE = "OPTOUT_BENCH_DIR"
-DEFAULT_BENCH_DIR = "data/bench"
 STEPS = 6
 
 
@@ -73,7 +71,7 @@ class Ingestion:
 
 
 def bench_dir() -> Path:
-    return resolve_path(os.environ.get(BENCH_DIR_VARIABLE, "").strip() or DEFAULT_BENCH_DIR)
+    return load_settings().bench_dir
 
 
 def bench_command(args: argparse.Namespace) -> None:
@@ -140,7 +138,7 @@ def bench_command(args: argparse.Namespace) -> None:
 
 def _engine() -> str:
     """The dbt target the runs build on (OPTOUT_DBT_TARGET, passed on to them)."""
-    return setting("OPTOUT_DBT_TARGET")
+    return load_settings().dbt_target
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
