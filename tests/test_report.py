@@ -235,6 +235,7 @@ def test_report_and_dashboards_share_colours_titles_and_date_labels(report):
     assert ">day (UTC)</text>" in svg and ">opt-outs per day</text>" in svg and ">2026-01-10</text>" in svg
 
 
+@pytest.mark.quick
 def test_dashboards_read_the_views_columns_and_re_derive_nothing():
     """The period dashboards read reporting columns as they are: no counting, summing or ranking trick."""
     period_charts = [c for d in dashboards.DASHBOARDS if d.by_period for row in d.rows for c in row]
