@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assets.config import load_settings
 from assets.serving.layout import DATABASE_FILE
 
 PACKAGE_FILES = Path(__file__).parent / "superset"
@@ -103,7 +104,7 @@ def initialise(home: SupersetHome, serving_dir: Path, step: Callable[[str], None
     if not secret.exists():
         _write_private(secret, secrets.token_urlsafe(48))
     if not home.password_file.exists():
-        _write_private(home.password_file, os.environ.get("OPTOUT_BI_PASSWORD") or secrets.token_urlsafe(12))
+        _write_private(home.password_file, load_settings().bi_password or secrets.token_urlsafe(12))
     superset = str(home.executable("superset"))
     step("creating Superset's metadata database")
     _run(home, [superset, "db", "upgrade"])
