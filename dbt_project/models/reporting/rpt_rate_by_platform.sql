@@ -2,9 +2,9 @@
 -- the rate chart draws it. A rate on a handful of users says nothing (the `unknown`
 -- platform: 2 of 3 users opting out is a 67% rate) and would flatten the lines of the real
 -- platforms, so a day's rate is charted only when the platform's opted-in base that day is
--- at least min_opted_in_base users (dbt var rate_min_opted_in_base, defined here only);
+-- at least min_opted_in_base users (dbt var rate_min_opted_in_base, dbt_project.yml);
 -- rpt_rate_left_out lists what is left out. The report and the dashboards read the flag.
-{% set min_opted_in_base = var('rate_min_opted_in_base', 50) %}
+{% set min_opted_in_base = var('rate_min_opted_in_base') %}
 
 select
     daily.date,
