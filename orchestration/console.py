@@ -180,6 +180,13 @@ def current() -> RunConsole | None:
     return _current
 
 
+def note(message: str) -> None:
+    """A line for the terminal if one is watching (e.g. why the run waits)."""
+    console = current()
+    if console is not None:
+        console.note(message)
+
+
 def progress(step_key: str, done: int, total: int, unit: str) -> None:
     """An asset's progress (e.g. days done of total), for the terminal if one is watching."""
     console = current()

@@ -24,8 +24,13 @@ from dagster import (
     Output,
     PartitionsDefinition,
 )
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliInvocation, dbt_assets
-from dagster_dbt.errors import DagsterDbtCliRuntimeError
+from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    dbt_assets,
+)
 
 from assets import marts_builds, spark_tables
 from assets.config import Settings

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster_dbt import DbtProject
-from dagster_dbt.dbt_project import DbtProjectPreparer
+from dagster_dbt import DbtProject, DbtProjectPreparer
 
 from assets.config import REPO_ROOT
 

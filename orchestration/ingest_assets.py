@@ -75,7 +75,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         days = partition_days(context)
         # one run at a time: a run that started beside an earlier one (two processes that
         # looked at the queue at the same moment) waits for it before touching the lake
-        wait_for_earlier_runs(context.instance, context.run_id, context.log.info)
+        wait_for_earlier_runs(context.instance, context.run_id, lambda line: _say(context, line))
         # and no program may hold the warehouse the run would then fail to write
         try:
             check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
@@ -135,6 +135,11 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         )
 
     return ingest
+
+
+def _say(context: AssetExecutionContext, line: str) -> None:
+    context.log.info(line)
+    console.note(line)
 
 
 def _files(names: list[str]) -> str:

@@ -26,7 +26,9 @@ class CheckVerdict:
         """`asset: check (N rows)`, or its description: one line for the console."""
         asset, check = self.name.split(":", 1)
         rows = f" ({self.failed_rows} rows)" if self.failed_rows is not None else ""
-        text = self.description.splitlines()[0] if self.description else f"{asset.split('/')[-1]}: {check}{rows}"
+        text = (
+            self.description.splitlines()[0] if self.description else f"{asset.split('/')[-1]}: {check}{rows}"
+        )
         return text if len(text) <= width else text[: width - 3] + "..."
 
 
