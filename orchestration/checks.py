@@ -37,7 +37,7 @@ def days_to_check(paths: OptoutPaths, table: str, tags: dict[str, str]) -> list[
     """The run's days, and every day the next build reads that the checked marts lack.
 
     A day ingested by a run that failed or was killed before its build is rebuilt by the
-    next run (see dbt_assets.build_vars): it must pass this run's checks first. Without a
+    next run (see dbt_assets.rebuild_start_date): it must pass this run's checks first. Without a
     checked build, the marts are rebuilt whole: every day is checked.
     """
     available = ingested_days(paths.lake, table)

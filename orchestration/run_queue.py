@@ -167,10 +167,13 @@ def follow_run(instance: DagsterInstance, run_id: str, console: RunConsole, dead
             return
         if run.status == DagsterRunStatus.QUEUED:
             blockers = [r for r in runs_in_progress(instance) if r.run_id != run_id]
-            if deadline is not None and time.monotonic() >= deadline:
+            # past the deadline behind a run in progress: give up (a run merely not yet picked
+            # up by the daemon, with nothing ahead of it, is about to start)
+            if blockers and deadline is not None and time.monotonic() >= deadline:
                 instance.run_coordinator.cancel_run(run_id)
-                blocker = describe_run(blockers[0]) if blockers else "the queue"
-                raise QueueTimeoutError(f"{blocker} is writing the warehouse; the queued run was canceled")
+                raise QueueTimeoutError(
+                    f"{describe_run(blockers[0])} is writing the warehouse; the queued run was canceled"
+                )
             if blockers and not told_waiting:
                 console.note(f"queued behind {describe_run(blockers[0])} (one run at a time)")
                 told_waiting = True

@@ -48,7 +48,6 @@ def compiled(tmp_path_factory) -> dict:
         "OPTOUT_WAREHOUSE": ":memory:",
         "OPTOUT_LAKE_DIR": str(target.parent / "lake"),
     }
-    env.pop("OPTOUT_DBT_START_DATE", None)
     dbt = str(Path(sys.executable).with_name("dbt"))
     result = subprocess.run(
         [dbt, "compile", "--select", "staging", "intermediate", "--project-dir", str(DBT_PROJECT),

@@ -29,7 +29,7 @@ def test_day_by_day_equals_full_refresh(workspace, dbt_manifest, monkeypatch):
         if offset >= 2:
             for table in TABLE_NAMES:
                 ingest_table_day(workspace.landing, workspace.lake, table, day - dt.timedelta(days=2))
-        # the first build has no incremental table to start from: a full one (as build_vars does)
+        # the first build has no incremental table to start from: a full one (as rebuild_start_date does)
         dbt("build", vars={"start_date": str(max(START, day - dt.timedelta(days=2)))} if offset else None)
 
     # an old day is delivered again with corrected content (the sensor's case): one of its

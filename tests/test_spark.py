@@ -174,7 +174,7 @@ def test_spark_tables_sit_in_spark_layout_and_the_ui_shows_them(both_engines):
 
 def test_back_to_duckdb_after_spark_rebuilds_whole_and_agrees(both_engines):
     # the Spark build left views over its Parquet in the warehouse: a DuckDB build cannot
-    # continue them incrementally, so it rebuilds every table whole (build_vars)
+    # continue them incrementally, so it rebuilds every table whole (rebuild_start_date)
     duck, (spark, _) = both_engines["duckdb"][0], both_engines["spark"]
     last_day = str(START + dt.timedelta(days=DAYS - 1))
     result = subprocess.run(

@@ -53,7 +53,7 @@
 
 {#-
   A start date promises that every incremental model exists and holds everything before it
-  (the pipeline passes one only then: orchestration/dbt_assets.py, build_vars). A model
+  (the pipeline passes one only then: orchestration/dbt_assets.py, rebuild_start_date). A model
   missing under a start date would be built from its horizon only: it fails instead.
 -#}
 {% macro require_existing_for_start_date() -%}

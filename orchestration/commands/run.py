@@ -61,7 +61,7 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
         end = end or days[-1]
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
-    check_first_day(start, settings, "--start is")
+    check_first_day(start, settings, "--start is", partitions=True)
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     if end > yesterday:
         raise CliError(f"{end} is not a complete export day yet (the latest is {yesterday})")
