@@ -6,8 +6,11 @@ the shell show in the UI.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -53,18 +56,31 @@ def instance_yaml(home: Path) -> str:
 FORMER_STORAGE_MODULE = "module: orchestration.event_log_storage"
 
 
+@contextlib.contextmanager
+def _setting_up(home: Path) -> Iterator[None]:
+    """One process at a time sets the home up: Dagster creates its SQLite storage on first
+    open, and two processes creating it at once stamp its schema twice (alembic then refuses
+    the database: "more than one head"). Held for the set-up only, never for a run."""
+    with (home / ".setup.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_home() -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME)
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(instance_yaml(home))
-    elif FORMER_STORAGE_MODULE in (text := config.read_text()):
-        config.write_text(text.replace(FORMER_STORAGE_MODULE, "module: orchestration.private_apis"))
+    with _setting_up(home):
+        config = home / "dagster.yaml"
+        if not config.exists():
+            config.write_text(instance_yaml(home))
+        elif FORMER_STORAGE_MODULE in (text := config.read_text()):
+            config.write_text(text.replace(FORMER_STORAGE_MODULE, "module: orchestration.private_apis"))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
 def get_instance() -> DagsterInstance:
-    ensure_home()
-    return DagsterInstance.get()
+    home = ensure_home()
+    with _setting_up(home):
+        # the storages (runs, event log index, schedules) are created as the instance opens
+        return DagsterInstance.get()

@@ -23,12 +23,16 @@ class CheckVerdict:
     failed_rows: int | None = None  # a dbt test's failing rows
 
     def in_words(self, width: int = 100) -> str:
-        """`asset: check (N rows)`, or its description: one line for the console."""
-        asset, check = self.name.split(":", 1)
-        rows = f" ({self.failed_rows} rows)" if self.failed_rows is not None else ""
-        text = (
-            self.description.splitlines()[0] if self.description else f"{asset.split('/')[-1]}: {check}{rows}"
-        )
+        """`table.column: N rows fail relationships`, or its description: one line for the console."""
+        if self.description:
+            text = self.description.splitlines()[0]
+        else:
+            asset, check = self.name.split(":", 1)
+            table = asset.split("/")[-1]
+            kind, _, rest = check.partition("_" + table + "_")  # dbt's generic test names
+            where = f"{table}.{rest.split('__')[0]}" if rest else table
+            rows = f"{self.failed_rows} rows fail " if self.failed_rows is not None else "fails "
+            text = f"{where}: {rows}{kind if rest else check}"
         return text if len(text) <= width else text[: width - 3] + "..."
 
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from dataclasses import dataclass, field
 
 import polars as pl
 
-# a broken feed quarantines most records; a healthy one a few percent at most
-DEFAULT_MAX_QUARANTINE_SHARE = 0.25
+from assets.config import load_settings
+
 MIN_RECORDS_FOR_SHARE = 200
-QUARANTINE_SHARE_VARIABLE = "OPTOUT_MAX_QUARANTINE_SHARE"
+QUARANTINE_SHARE_VARIABLE = "OPTOUT_MAX_QUARANTINE_SHARE"  # named in the check's message
 
 
 def max_quarantine_share() -> float:
-    """Largest share of a table's records in a run that may be quarantined (OPTOUT_MAX_QUARANTINE_SHARE)."""
-    return float(os.environ.get(QUARANTINE_SHARE_VARIABLE) or DEFAULT_MAX_QUARANTINE_SHARE)
+    """Largest share of a table's records in a run that may be quarantined (OPTOUT_MAX_QUARANTINE_SHARE,
+    default 25%: a broken feed quarantines most records, a healthy one a few percent at most)."""
+    return load_settings().max_quarantine_share
 
 
 @dataclass

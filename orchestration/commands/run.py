@@ -44,6 +44,7 @@ TOP_CAMPAIGNS = 3  # shown in the summary
 SUMMARY_ALERTS = 4  # alert lines shown in the summary; the run's alerts file holds them all
 # the marts whose warn-level checks are the early warnings, summarised on their own
 ALERT_MARTS = {"marts/mart_opt_out_rate_alerts", "marts/mart_campaign_alerts"}
+WARNED_SHOWN = 2  # checks that warned named on the summary's one line about them
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
@@ -207,16 +208,13 @@ def print_summary(
 
 
 def print_warned_checks(warned: list[CheckVerdict]) -> None:
-    """Warn-level checks that did not pass (dbt tests of severity warn), one line each; the
-    early warnings have their own lines above."""
+    """Warn-level checks that did not pass (dbt tests of severity warn), on one line; the
+    early warnings have their own lines above, the run's page in the UI has every detail."""
     shown = [check for check in warned if check.name.split(":")[0] not in ALERT_MARTS]
-    if not shown:
-        return
-    print(f"  CHECKS THAT WARNED ({len(shown)}):")
-    for check in shown[:SUMMARY_ALERTS]:
-        print(f"    ! {check.in_words()}")
-    if len(shown) > SUMMARY_ALERTS:
-        print(f"    ... and {len(shown) - SUMMARY_ALERTS} more (the run's page in the Dagster UI)")
+    if shown:
+        names = "; ".join(check.in_words(60) for check in shown[:WARNED_SHOWN])
+        more = f" (+{len(shown) - WARNED_SHOWN} more)" if len(shown) > WARNED_SHOWN else ""
+        print(f"  {_count(len(shown), 'check')} warned (the run's page in the UI has them): {names}{more}")
 
 
 def print_alerts(alerts: Alerts, export_dir: Path) -> None:
