@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import os
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_TARGETS = ("duckdb", "spark")
 # the first export day when OPTOUT_FIRST_DAY is unset and nothing has landed yet
 FALLBACK_FIRST_DAY = dt.date(2025, 1, 1)
-_DAY_FOLDER = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 # files and folders that hold user data (lake, quarantine, warehouse, exports) are for
 # their owner only: 0600 / 0700
@@ -100,23 +99,20 @@ class Settings(BaseSettings):
             return self.first_day
         return first_landed_day(self.landing_dir) or FALLBACK_FIRST_DAY
 
-    def env(self) -> dict[str, str]:
-        """The variables of these settings, for a child process that must agree with this one."""
-        values = self.model_dump(exclude_none=True)
-        return {f"OPTOUT_{name.upper()}": str(value) for name, value in values.items() if value != ""}
+    def fingerprint(self) -> str:
+        """What a run writes where, in 16 characters: two processes with the same fingerprint
+        write the same lake, warehouse, exports and serving copy with the same engine."""
+        where = [self.landing_dir, self.lake_dir, self.warehouse, self.export_dir, self.serving_dir]
+        text = "\n".join([*map(str, where), self.dbt_target, str(self.spark_warehouse)])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def first_landed_day(landing_dir: Path) -> dt.date | None:
-    """The earliest `<table>/dt=<day>` folder of the landing area (any table), if any."""
-    days = []
-    for day_folder in landing_dir.glob("*/dt=*"):
-        match = _DAY_FOLDER.match(day_folder.name)
-        if match and day_folder.is_dir():
-            try:
-                days.append(dt.date.fromisoformat(match[1]))
-            except ValueError:
-                continue  # not a real date: ingestion reports the folder
-    return min(days, default=None)
+    """The earliest export day folder of the landing area (any table), if any."""
+    from assets.contract import TABLE_NAMES  # imported here: ingestion reads these settings
+    from assets.ingest.day import landed_day_folders
+
+    return min((day for _, day, _ in landed_day_folders(landing_dir, TABLE_NAMES)), default=None)
 
 
 def read_settings() -> Settings:

@@ -146,8 +146,10 @@ class RunConsole:
     def note(self, message: str) -> None:
         """A line of its own above the steps (e.g. why the run waits)."""
         with self._lock:
+            if self.live and self._drawn:  # over the live view, which is drawn again below it
+                self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
+                self._drawn = 0
             self._print(f"  {message}")
-            self._drawn = 0  # the live view is drawn again below it
 
     def _print(self, line: str) -> None:
         self.stream.write(line + "\n")

@@ -37,9 +37,10 @@ from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from orchestration import console
-from orchestration.dbt_project import dbt_executable, dbt_project
+from orchestration.dbt_project import dbt_executable, dbt_project, forget_run_results
 from orchestration.partitions import partition_days
 from orchestration.private_apis import QuickStartDbtCli
+from orchestration.run_queue import wait_for_earlier_runs
 from orchestration.spark_build import spark_build
 from orchestration.warehouse_metadata import with_table_metadata
 
@@ -195,6 +196,8 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
     )
     def optout_dbt_models(context: AssetExecutionContext, dbt: QuickStartDbtCli, config: DbtBuildConfig):
         days = partition_days(context)
+        # one run at a time, for a run without ingestion too (a selection of models)
+        wait_for_earlier_runs(context.instance, context.run_id, context.log.info)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data
         start_date = (
             None if config.full_refresh else rebuild_start_date(settings, project.manifest_path, days[0])
@@ -221,15 +224,17 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
                 if isinstance(event, Output):
                     built += 1
                     console.progress(context.op_def.name, built, models, "models")
-        except DagsterDbtCliRuntimeError as exc:
-            problems = failed_nodes(invocations)
+        except Exception as exc:
+            problems = failed_nodes(invocations) if isinstance(exc, DagsterDbtCliRuntimeError) else []
             detail = "; ".join(problems) if problems else " ".join(str(exc).split())
             if selected_marts:
                 # the row may stay `building` (warehouse held by another program): refused all the same
                 with contextlib.suppress(duckdb.Error):
                     marts_builds.mark_failed(settings.warehouse, build_id, f"dbt build failed: {detail}")
             yield from events  # what dbt did build before it failed, for the UI
-            raise Failure(description=f"dbt build failed: {detail}") from exc
+            if isinstance(exc, DagsterDbtCliRuntimeError):
+                raise Failure(description=f"dbt build failed: {detail}") from exc
+            raise
         if selected_marts == mart_keys:
             first_day, last_day = lake.export_day_span(settings.lake_dir, TABLE_NAMES)
             marts_builds.finish_build(settings.warehouse, build_id, first_day, last_day)
@@ -261,6 +266,7 @@ def _build_events(
         dropped = spark_tables.unpublish(settings.warehouse)
         if dropped:
             context.log.info(f"the Spark tables' views make way for DuckDB's tables: {', '.join(dropped)}")
+        forget_run_results(targets["duckdb"])
         invocation = dbt.cli(args, context=context, target_path=targets["duckdb"])
         invocations.append(invocation)
         yield from invocation.stream()

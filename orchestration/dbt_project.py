@@ -8,6 +8,7 @@ under `dagster dev`, which reloads code to pick up model changes.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import shutil
 import subprocess
@@ -62,21 +63,36 @@ def ensure_manifest(target: str, refresh: bool | None = None) -> Path:
     project = dbt_project(target)
     if refresh is None:
         refresh = DbtProjectPreparer().using_dagster_dev()
-    if refresh or not project.manifest_path.exists() or _edited_since(project.manifest_path):
-        command = [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target",
-            target,
-            "--target-path",
-            str(project.project_dir / project.target_path),
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=DBT_PROJECT_DIR)
-        if result.returncode != 0:
-            raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}")
+    target_dir = project.project_dir / project.target_path
+    target_dir.mkdir(parents=True, exist_ok=True)
+    # one process parses at a time: a second one then finds the manifest fresh
+    with (target_dir.parent / f".{target}.parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if refresh or not project.manifest_path.exists() or _edited_since(project.manifest_path):
+            _parse(target, target_dir)
     return project.manifest_path
+
+
+def _parse(target: str, target_dir: Path) -> None:
+    command = [
+        dbt_executable(),
+        "parse",
+        "--quiet",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target",
+        target,
+        "--target-path",
+        str(target_dir),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=DBT_PROJECT_DIR)
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}")
+
+
+def forget_run_results(target: Path) -> None:
+    """The previous build's run results out of the way: a build that stops before writing its
+    own (a parse error) must not be reported with the last one's failures."""
+    (target / "run_results.json").unlink(missing_ok=True)

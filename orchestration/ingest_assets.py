@@ -23,7 +23,7 @@ from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration import console
 from orchestration.partitions import partition_days
 from orchestration.resources import OptoutPaths
-from orchestration.run_queue import wait_for_earlier_runs
+from orchestration.run_queue import SETTINGS_TAG, wait_for_earlier_runs
 
 LAKE_KEY_PREFIX = "lake"
 # the five ingest steps may probe at the same moment; each probe holds the file for milliseconds
@@ -73,14 +73,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
     )
     def ingest(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
         days = partition_days(context)
-        # one run at a time: a run that started beside an earlier one (two processes that
-        # looked at the queue at the same moment) waits for it before touching the lake
-        wait_for_earlier_runs(context.instance, context.run_id, lambda line: _say(context, line))
-        # and no program may hold the warehouse the run would then fail to write
-        try:
-            check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
-        except WarehouseBusyError as exc:
-            raise Failure(description=f"{table}: nothing ingested: {exc}") from None
+        before_writing(context, paths, table)
         clean_leftovers(paths.lake, table)
         ignored_folders = unrecognised_day_folders(paths.landing, table)
         if ignored_folders:
@@ -110,9 +103,13 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             )
         # warned before a failure is raised: what was not read matters most when a day failed
         if unknown:
-            context.log.warning(f"{_files(unknown)} not read (unknown extension): {', '.join(unknown)}")
+            context.log.warning(
+                f"{table}: {_files(unknown)} not read (unknown extension): {', '.join(unknown)}"
+            )
         if skipped:
-            context.log.warning(f"{_files(skipped)} skipped (not read, for safety): {', '.join(skipped)}")
+            context.log.warning(
+                f"{table}: {_files(skipped)} skipped (not read, for safety): {', '.join(skipped)}"
+            )
         if failed:
             raise Failure(
                 description=f"{table}: {len(failed)} of {len(days)} export days could not be read: {'; '.join(failed)}",
@@ -135,6 +132,26 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         )
 
     return ingest
+
+
+def before_writing(context: AssetExecutionContext, paths: OptoutPaths, table: str) -> None:
+    """What must hold before a run touches the lake; a Failure in one line otherwise."""
+    # a run `optout run` submitted to a daemon's queue runs with the code location's settings
+    submitted_for = context.run.tags.get(SETTINGS_TAG)
+    if submitted_for and submitted_for != paths.settings.fingerprint():
+        raise Failure(
+            description=f"{table}: nothing ingested: `optout run` was started with other settings than "
+            f"the Dagster code location that runs it (OPTOUT_* paths or dbt target); this run would "
+            f"write {paths.warehouse_path}: start `optout run` in the service's environment"
+        )
+    # one run at a time: a run that started beside an earlier one (two processes that
+    # looked at the queue at the same moment) waits for it before touching the lake
+    wait_for_earlier_runs(context.instance, context.run_id, lambda line: _say(context, line))
+    # and no program may hold the warehouse the run would then fail to write
+    try:
+        check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
+    except WarehouseBusyError as exc:
+        raise Failure(description=f"{table}: nothing ingested: {exc}") from None
 
 
 def _say(context: AssetExecutionContext, line: str) -> None:

@@ -45,7 +45,7 @@ PINNED = {"dagster": "1.13.27", "dagster-dbt": "0.29.27"}
 #
 # Private: `SqliteEventLogStorage` and its `_connect` / `_initdb` / `_initialized_dbs`, and
 # the DAGSTER_EVENT_BATCH_SIZE variable that makes Dagster hand events over in batches
-# (read in dagster._core.instance.utils). Public alternative it waits for: a batching
+# (read by DagsterInstance._get_event_batch_size), and the storage's `_db_lock`. Public alternative it waits for: a batching
 # option of the stock storage, or Dagster's PostgreSQL storage (dagster-postgres), which
 # batches on its own.
 # ---------------------------------------------------------------------------------------

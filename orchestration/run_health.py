@@ -3,10 +3,11 @@
 A run killed with `kill -9` never reports its end; Dagster keeps it `STARTED`, and with one
 run at a time nothing else would ever start. This is what Dagster does not do for us: its
 run monitoring asks the run launcher, and the default launcher has no health check, while
-`optout run` without a daemon executes in its own process, outside any launcher. So every run says which process carries it (the
-`optout/pid` tag for `optout run`, Dagster's "Started process for run (pid: N)" event for
-runs the daemon launches), and a run whose process is no longer alive, or whose pid now
-belongs to a process started after the run, is marked failed.
+`optout run` without a daemon executes in its own process, outside any launcher. So every
+run says which process carries it (the `optout/pid` tag for `optout run`, Dagster's
+"Started process for run (pid: N)" event for runs the daemon launches), and a run whose
+process is no longer alive, or whose pid now belongs to a process started after the run,
+is marked failed; so is a run `optout run` created but whose process died before starting it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from assets.processes import process_alive
 
 PID_TAG = "optout/pid"
 HOST_TAG = "optout/host"
-UNFINISHED = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+IN_PROGRESS = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+# a run `optout run` created in its process is NOT_STARTED until its executor is up
+UNFINISHED = [DagsterRunStatus.NOT_STARTED, *IN_PROGRESS]
 
 
 def this_process_tags() -> dict[str, str]:

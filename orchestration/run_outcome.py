@@ -51,6 +51,7 @@ class RunOutcome:
     status: DagsterRunStatus | None
     failed_checks: list[CheckVerdict] = field(default_factory=list)
     step_failures: list[StepFailure] = field(default_factory=list)
+    run_failure: str | None = None  # the run's own failure message, first line
 
     @property
     def success(self) -> bool:
@@ -79,6 +80,8 @@ class RunOutcome:
             reasons.append(f"step {failure.step_key} failed: {busy_reason(reason) or reason}")
         if not reasons and self.status == DagsterRunStatus.CANCELED:
             reasons.append(f"run {self.run_id[:8]} was canceled")
+        if not reasons and self.run_failure:
+            reasons.append(self.run_failure)  # failed outside any step (a dead process, a timeout)
         return reasons or ["the run failed"]
 
     def warnings(self) -> list[CheckVerdict]:
@@ -111,6 +114,10 @@ def run_outcome(instance: DagsterInstance, run_id: str) -> RunOutcome:
                     failed_rows=_failed_rows(evaluation.metadata),
                 )
             )
+    ended = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1).records
+    if ended:
+        message = (ended[0].event_log_entry.dagster_event.message or "").strip()
+        outcome.run_failure = message.splitlines()[0] if message else None
     failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE).records
     for record in failures:
         event = record.event_log_entry.dagster_event

@@ -6,8 +6,10 @@ and the sensor submit, and `optout run` submits to the same queue. Without a dae
 `optout run` executes in its own process under the same limit: it waits until the runs in
 progress leave room (`wait_for_turn`), and every run, once started, waits for the runs
 created before it (`wait_for_earlier_runs`, called by the ingest assets before they touch
-the lake), so two processes that looked at the queue at the same moment still go one
-after the other, in the order their runs were created.
+the lake and by the dbt asset before it builds), so two processes that looked at the queue
+at the same moment still go one after the other, in the order their runs were created.
+`dagster asset materialize` and a notebook's `materialize()` bypass the queue, as in any
+Dagster project; their runs still wait at those steps.
 
 A run whose process was killed never reports its end: run_health.py marks it failed first,
 so it never holds the queue.
@@ -27,12 +29,13 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 from assets.config import REPO_ROOT
 from orchestration.console import RunConsole
 from orchestration.jobs import EVERYTHING_JOB
-from orchestration.run_health import reap_dead_runs
+from orchestration.run_health import IN_PROGRESS, PID_TAG, UNFINISHED, reap_dead_runs
 
-IN_PROGRESS = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 # the daemon beats every 30 s or so; a minute and a half without one: no daemon
 DAEMON_HEARTBEAT_SECONDS = 90.0
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+# the fingerprint of the settings `optout run` submitted a run with (Settings.fingerprint)
+SETTINGS_TAG = "optout/settings"
 POLL_SECONDS = 1.0
 
 
@@ -47,8 +50,10 @@ def daemon_serves(instance: DagsterInstance) -> bool:
 
 
 def max_concurrent_runs(instance: DagsterInstance) -> int:
-    limit = instance.get_concurrency_config().run_queue_config.max_concurrent_runs
-    return limit if limit is not None and limit >= 0 else 1
+    """The instance's limit (1 as optout sets it up; the in-run wait below assumes 1)."""
+    queue = instance.get_concurrency_config().run_queue_config  # None: an instance without a queue
+    limit = queue.max_concurrent_runs if queue is not None else None
+    return max(1, limit) if limit is not None and limit >= 0 else 1
 
 
 def runs_in_progress(instance: DagsterInstance) -> list[DagsterRun]:
@@ -74,21 +79,31 @@ def wait_for_turn(
 def wait_for_earlier_runs(
     instance: DagsterInstance, run_id: str, on_wait: Callable[[str], None] | None = None
 ) -> None:
-    """Inside a run: return once no run created before it is still in progress."""
+    """Inside a run: return once no run created before it is still unfinished.
+
+    Runs are ordered by creation (and run id, on a tie); a run another `optout run` process
+    created counts from then on, even before its executor has started it.
+    """
     record = instance.get_run_record_by_id(run_id)
     if record is None:
         return
+    mine = (record.create_timestamp, run_id)
+
+    def counts(other) -> bool:
+        run = other.dagster_run
+        if run.run_id == run_id or (other.create_timestamp, run.run_id) >= mine:
+            return False
+        return run.status in IN_PROGRESS or PID_TAG in run.tags  # NOT_STARTED: only a live process's
 
     def earlier() -> list[DagsterRun]:
-        others = [
-            r
-            for r in instance.get_run_records(filters=RunsFilter(statuses=IN_PROGRESS))
-            if r.dagster_run.run_id != run_id and r.create_timestamp < record.create_timestamp
+        if not any(counts(r) for r in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))):
+            return []
+        reap_dead_runs(instance)  # a killed process's run must not hold this one for ever
+        return [
+            r.dagster_run
+            for r in instance.get_run_records(filters=RunsFilter(statuses=UNFINISHED))
+            if counts(r)
         ]
-        if others:
-            reap_dead_runs(instance)
-        still = (instance.get_run_by_id(r.dagster_run.run_id) for r in others)
-        return [run for run in still if run is not None and run.status in IN_PROGRESS]
 
     _wait(instance, earlier, None, on_wait)
 
@@ -107,7 +122,10 @@ def _wait(
                 f"{describe_run(run)} is writing the warehouse; try again when it has finished"
             )
         if on_wait and run.run_id not in told:
-            on_wait(f"waiting for {describe_run(run)} to finish (one run at a time)")
+            on_wait(
+                f"waiting for {describe_run(run)} to finish (one run at a time; should its process be "
+                "gone, terminate it in the UI: Runs, Terminate)"
+            )
             told.add(run.run_id)
         time.sleep(POLL_SECONDS)
 
@@ -149,32 +167,57 @@ def dagster_executable() -> str:
 
 
 def follow_run(instance: DagsterInstance, run_id: str, console: RunConsole, deadline: float | None) -> None:
-    """Show a queued run's steps on the console until it ends; cancel it if it could not
-    start before `deadline` (QueueTimeoutError naming the run it waited for)."""
+    """Show a queued run's steps on the console until it ends.
+
+    Past `deadline` while still queued, the run is canceled (QueueTimeoutError naming the run
+    it waited for); so it is when the daemon stops serving the queue, and on Ctrl-C.
+    """
     cursor = None
-    told_waiting = False
-    while True:
+    told: set[str] = set()
+    try:
+        while True:
+            run = instance.get_run_by_id(run_id)
+            if run is None:
+                raise QueueSubmitError(f"run {run_id[:8]} is not in the instance")
+            page = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+            for record in page.records:
+                console.handle_entry(record.event_log_entry)
+            cursor = page.cursor
+            if page.has_more:
+                continue
+            if run.is_finished:
+                return
+            if run.status == DagsterRunStatus.QUEUED:
+                _still_queued(instance, run_id, console, deadline, told)
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        canceled = instance.run_coordinator.cancel_run(run_id)
+        raise QueueSubmitError(
+            f"interrupted: run {run_id[:8]} "
+            + ("was canceled" if canceled else "goes on in Dagster (terminate it in the UI)")
+        ) from None
+
+
+def _still_queued(
+    instance: DagsterInstance, run_id: str, console: RunConsole, deadline: float | None, told: set[str]
+) -> None:
+    blockers = [r for r in runs_in_progress(instance) if r.run_id != run_id]
+    reason = None
+    if not daemon_serves(instance):
+        reason = "the Dagster daemon stopped serving the queue"
+    elif deadline is not None and time.monotonic() >= deadline:
+        # a run merely not yet picked up, with nothing ahead of it, is about to start
+        reason = f"{describe_run(blockers[0])} is writing the warehouse" if blockers else None
+    if reason is not None:
+        # the daemon may have dequeued it meanwhile: then it is followed to its end, not stopped
         run = instance.get_run_by_id(run_id)
-        if run is None:
-            raise QueueSubmitError(f"run {run_id[:8]} is not in the instance")
-        page = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
-        for record in page.records:
-            console.handle_entry(record.event_log_entry)
-        cursor = page.cursor
-        if page.has_more:
-            continue
-        if run.is_finished:
-            return
-        if run.status == DagsterRunStatus.QUEUED:
-            blockers = [r for r in runs_in_progress(instance) if r.run_id != run_id]
-            # past the deadline behind a run in progress: give up (a run merely not yet picked
-            # up by the daemon, with nothing ahead of it, is about to start)
-            if blockers and deadline is not None and time.monotonic() >= deadline:
-                instance.run_coordinator.cancel_run(run_id)
-                raise QueueTimeoutError(
-                    f"{describe_run(blockers[0])} is writing the warehouse; the queued run was canceled"
-                )
-            if blockers and not told_waiting:
-                console.note(f"queued behind {describe_run(blockers[0])} (one run at a time)")
-                told_waiting = True
-        time.sleep(POLL_SECONDS)
+        if (
+            run is not None
+            and run.status == DagsterRunStatus.QUEUED
+            and instance.run_coordinator.cancel_run(run_id)
+        ):
+            raise QueueTimeoutError(f"{reason}; the queued run {run_id[:8]} was canceled")
+        return
+    if blockers and blockers[0].run_id not in told:
+        console.note(f"queued behind {describe_run(blockers[0])} (one run at a time)")
+        told.add(blockers[0].run_id)

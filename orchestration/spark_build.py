@@ -32,6 +32,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource
 
 from assets import spark_tables
 from assets.config import Settings
+from orchestration.dbt_project import forget_run_results
 
 
 def spark_relations(manifest: dict[str, Any]) -> list[spark_tables.SparkRelation]:
@@ -114,6 +115,8 @@ def spark_build(
     manifest = json.loads(manifest_path.read_text())
     seen: set[tuple] = set()
     command, *options = build_args
+    for target in run_targets.values():
+        forget_run_results(target)
     spark_step = spark_dbt.cli(
         [*build_args, "--exclude", "reporting"], context=context, target_path=run_targets["spark"]
     )

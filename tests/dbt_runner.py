@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+from assets.config import read_settings
 from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_executable
 
 
@@ -20,6 +21,8 @@ def dbt(*args: str, vars: dict | None = None) -> None:
     ]
     if vars:
         command += ["--vars", json.dumps(vars)]
+    # the pipeline's dbt asset makes the warehouse's folder; a test that runs dbt alone does too
+    read_settings().warehouse.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         command, capture_output=True, text=True, env=dict(os.environ), timeout=600, cwd=DBT_PROJECT_DIR
     )

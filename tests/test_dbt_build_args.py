@@ -50,3 +50,13 @@ def test_pipeline_builds_leave_unit_tests_out():
 def test_a_start_date_after_the_last_day_is_refused():
     with pytest.raises(ValueError, match="after the run's last day"):
         dbt_build_args(False, D(2026, 1, 9), D(2026, 1, 8))
+
+
+def test_no_model_is_one_dbt_would_filter_by_the_event_time_range(dbt_manifest):
+    """The range only carries the start date: dbt itself filters nothing by it while no model
+    is a microbatch model or declares an event_time (then this test must change)."""
+    import json
+
+    nodes = json.loads(dbt_manifest.read_text())["nodes"].values()
+    assert [n["name"] for n in nodes if n["config"].get("incremental_strategy") == "microbatch"] == []
+    assert [n["name"] for n in nodes if n["config"].get("event_time")] == []

@@ -7,6 +7,7 @@ import pytest
 from assets.contract import TABLE_NAMES
 from assets.generator.run import generate
 from assets.ingest.day import ingest_table_day
+from orchestration.dbt_assets import dbt_build_args
 from tests.dbt_runner import dbt
 from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
@@ -30,7 +31,7 @@ def test_day_by_day_equals_full_refresh(workspace, dbt_manifest, monkeypatch):
             for table in TABLE_NAMES:
                 ingest_table_day(workspace.landing, workspace.lake, table, day - dt.timedelta(days=2))
         # the first build has no incremental table to start from: a full one (as rebuild_start_date does)
-        dbt("build", vars={"start_date": str(max(START, day - dt.timedelta(days=2)))} if offset else None)
+        dbt(*dbt_build_args(False, max(START, day - dt.timedelta(days=2)) if offset else None, day))
 
     # an old day is delivered again with corrected content (the sensor's case): one of its
     # subscription files is withdrawn, the day re-ingested, the marts rebuilt from it
@@ -39,7 +40,7 @@ def test_day_by_day_equals_full_refresh(workspace, dbt_manifest, monkeypatch):
     withdrawn = sorted(p for p in folder.iterdir() if p.name.startswith("export-"))[0]
     withdrawn.unlink()
     ingest_table_day(workspace.landing, workspace.lake, "subscriptions", corrected)
-    dbt("build", vars={"start_date": str(corrected)})
+    dbt(*dbt_build_args(False, corrected, START + dt.timedelta(days=DAYS - 1)))
     incremental = _snapshot(workspace.warehouse)
 
     dbt("build", "--full-refresh")

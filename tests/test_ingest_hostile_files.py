@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from dagster import DagsterInstance, materialize
 
-from assets.config import SettingError, read_settings
+from assets.config import SettingError, load_settings, read_settings
 from assets.ingest import day as day_module
 from assets.ingest.day import LOG_SCHEMA, landing_files, unrecognised_day_folders
 from assets.ingest.lake import LOG_FILE, day_dir
@@ -292,6 +292,9 @@ def test_max_file_bytes_defaults_to_2_gib_and_refuses_nonsense(monkeypatch):
     assert max_file_bytes() == DEFAULT_MAX_FILE_BYTES == 2147483648
     monkeypatch.setenv("OPTOUT_MAX_FILE_BYTES", "5000000")
     assert read_settings().max_file_bytes == 5_000_000
+    assert max_file_bytes() == DEFAULT_MAX_FILE_BYTES  # a process reads its settings once
+    load_settings.cache_clear()
+    assert max_file_bytes() == 5_000_000
     for nonsense in ("lots", "-1", "0"):
         monkeypatch.setenv("OPTOUT_MAX_FILE_BYTES", nonsense)
         with pytest.raises(SettingError, match="OPTOUT_MAX_FILE_BYTES"):
@@ -515,7 +518,7 @@ def test_a_bad_file_on_day_2_of_3_fails_only_that_day_in_the_dagster_asset(works
     assert "dt=2026-01-06/bomb.jsonl.gz" in failure.message and "dt=2026-01-05/" not in failure.message
     assert [str(d) for d in sorted(_lake_days(lake))] == ["2026-01-05", "2026-01-07"]
     assert loaded(lake, "messages", days[2])["event_id"].to_list() == ["m2"]
-    assert "skipped (not read, for safety): " in " ".join(warnings)
+    assert "messages: 1 file skipped (not read, for safety): " in " ".join(warnings)
     assert ignored_folders_warning("messages", ["dt=yesterday"]) in warnings
 
     bad.unlink()  # the platform re-delivers day 2: the whole range now materializes

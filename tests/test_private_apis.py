@@ -12,7 +12,6 @@ import tomllib
 import pytest
 from dagster import DagsterEvent, DagsterEventType, DagsterInstance, EventLogEntry
 from dagster._core.events import EngineEventData
-from dagster._core.instance import utils as instance_utils  # the variable's reader
 from dagster_dbt import DbtCliResource
 
 from assets.config import REPO_ROOT
@@ -42,18 +41,24 @@ def test_pyproject_pins_the_same_releases():
     assert {name: pins[name] for name in PINNED} == PINNED
 
 
-def test_dagster_still_reads_the_batch_size_variable():
-    # the variable is set on import of the storage's module; Dagster reads it per event
-    assert private_apis.os.environ.get(EVENT_BATCH_SIZE_VARIABLE) == "10000"
-    assert EVENT_BATCH_SIZE_VARIABLE in inspect.getsource(instance_utils._get_event_batch_size)
-    assert instance_utils._is_batch_writing_enabled()
+def test_dagster_still_reads_the_batch_size_variable(tmp_path):
+    # the variable is set on import of the storage's module (a user's own value wins); the
+    # instance reads it per event to decide whether events are handed over in batches
+    assert int(private_apis.os.environ[EVENT_BATCH_SIZE_VARIABLE]) > 0
+    assert EVENT_BATCH_SIZE_VARIABLE in inspect.getsource(DagsterInstance._get_event_batch_size)
+    with DagsterInstance.ephemeral(tempdir=str(tmp_path)) as instance:
+        assert instance._is_batch_writing_enabled()
 
 
 def test_the_batching_storage_overrides_methods_the_stock_storage_still_has():
     stock = BatchingSqliteEventLogStorage.__mro__[1]
     for name in ("_connect", "_initdb", "conn_string_for_shard", "store_event", "store_event_batch"):
         assert callable(getattr(stock, name)), name
-    assert "_initialized_dbs" in inspect.getsource(stock)
+    source = inspect.getsource(stock)
+    assert "_initialized_dbs" in source and "self._db_lock" in source
+    # the stock store_event writes through run_connection / index_connection, both _connect
+    assert "self._connect(" in inspect.getsource(stock.run_connection)
+    assert "self._connect(" in inspect.getsource(stock.index_connection)
 
 
 def _event(run_id: str, n: int) -> EventLogEntry:
@@ -72,10 +77,14 @@ def _event(run_id: str, n: int) -> EventLogEntry:
     )
 
 
-def test_a_batch_is_stored_whole_and_read_back_by_the_stock_code(tmp_path):
+def test_a_batch_is_stored_whole_and_read_back_by_the_stock_code(tmp_path, monkeypatch):
     storage = BatchingSqliteEventLogStorage(str(tmp_path / "runs"))
+    opened = []
+    transaction = storage._transaction
+    monkeypatch.setattr(storage, "_transaction", lambda shard: opened.append(shard) or transaction(shard))
     try:
         storage.store_event_batch([_event("run-1", n) for n in range(50)])
+        assert opened == ["run-1"]  # 50 events, one transaction of their run's file
         records = storage.get_records_for_run("run-1").records
         assert [r.event_log_entry.user_message for r in records] == [f"event {n}" for n in range(50)]
     finally:

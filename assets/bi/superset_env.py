@@ -69,7 +69,6 @@ class SupersetHome:
         return {
             **os.environ,
             "SUPERSET_CONFIG_PATH": str(CONFIG),
-            "OPTOUT_SUPERSET_HOME": str(self.root),
             # Superset's own files (uploads, caches) stay here, not in ~/.superset
             "SUPERSET_HOME": str(self.root),
             "FLASK_APP": "superset",

@@ -24,14 +24,17 @@ from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.serving.layout import DATABASE_FILE, current_snapshot
 from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
+from orchestration.alerts_asset import CAMPAIGN_ALERTS, RATE_ALERTS
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.console import RunConsole
 from orchestration.dbt_assets import DBT_ASSETS_NAME
+from orchestration.ingest_assets import WRITABLE_PROBE_SECONDS
 from orchestration.instance import ensure_home, get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, this_process_tags
 from orchestration.run_outcome import CheckVerdict, run_outcome
 from orchestration.run_queue import (
+    SETTINGS_TAG,
     QueueSubmitError,
     QueueTimeoutError,
     daemon_serves,
@@ -43,7 +46,7 @@ from orchestration.run_queue import (
 TOP_CAMPAIGNS = 3  # shown in the summary
 SUMMARY_ALERTS = 4  # alert lines shown in the summary; the run's alerts file holds them all
 # the marts whose warn-level checks are the early warnings, summarised on their own
-ALERT_MARTS = {"marts/mart_opt_out_rate_alerts", "marts/mart_campaign_alerts"}
+ALERT_MARTS = {key.to_user_string() for key in (RATE_ALERTS, CAMPAIGN_ALERTS)}
 WARNED_SHOWN = 2  # checks that warned named on the summary's one line about them
 
 
@@ -130,7 +133,10 @@ def run_command(args: argparse.Namespace) -> None:
             )
             submit_to_queue(
                 run_id,
-                partition_range_tags(start.isoformat(), end.isoformat()),
+                {
+                    **partition_range_tags(start.isoformat(), end.isoformat()),
+                    SETTINGS_TAG: config.fingerprint(),
+                },
                 run_config(log_path, args.full_refresh),
             )
             terminal = sys.stderr
@@ -139,7 +145,8 @@ def run_command(args: argparse.Namespace) -> None:
         else:
             # find out before changing anything (the lake included) whether this run may write
             wait_for_turn(instance, deadline, progress)
-            remaining = 0.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            # unlimited: the few seconds a run just starting holds the file for its own probe
+            remaining = WRITABLE_PROBE_SECONDS if deadline is None else max(0.0, deadline - time.monotonic())
             check_warehouse_writable(config.warehouse, remaining)
             progress(
                 f"materializing {days} export days {start} .. {end} through Dagster (full log: {log_path})"

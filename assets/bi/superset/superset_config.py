@@ -3,7 +3,7 @@
 # machine-specific.
 import os
 
-_HOME = os.environ["OPTOUT_SUPERSET_HOME"]
+_HOME = os.environ["SUPERSET_HOME"]  # set by optout bi (assets/bi/superset_env.py)
 
 SECRET_KEY = open(os.path.join(_HOME, "secret_key")).read().strip()  # noqa: SIM115
 SQLALCHEMY_DATABASE_URI = "sqlite:///" + os.path.join(_HOME, "superset.db")
