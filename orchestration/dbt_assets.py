@@ -197,7 +197,7 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
     def optout_dbt_models(context: AssetExecutionContext, dbt: QuickStartDbtCli, config: DbtBuildConfig):
         days = partition_days(context)
         # one run at a time, for a run without ingestion too (a selection of models)
-        wait_for_earlier_runs(context.instance, context.run_id, context.log.info)
+        wait_for_earlier_runs(context.instance, context.run.run_id, context.log.info)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data
         start_date = (
             None if config.full_refresh else rebuild_start_date(settings, project.manifest_path, days[0])
@@ -205,7 +205,7 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
         args = dbt_build_args(config.full_refresh, start_date, days[-1])
         # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
         # a re-execution of the run continues the same build
-        build_id = context.run.root_run_id or context.run_id
+        build_id = context.run.root_run_id or context.run.run_id
         mart_keys = {key for key in context.assets_def.keys if key.path[0] == "marts"}
         selected_marts = mart_keys & context.selected_asset_keys
         if selected_marts:

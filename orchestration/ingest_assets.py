@@ -146,7 +146,7 @@ def before_writing(context: AssetExecutionContext, paths: OptoutPaths, table: st
         )
     # one run at a time: a run that started beside an earlier one (two processes that
     # looked at the queue at the same moment) waits for it before touching the lake
-    wait_for_earlier_runs(context.instance, context.run_id, lambda line: _say(context, line))
+    wait_for_earlier_runs(context.instance, context.run.run_id, lambda line: _say(context, line))
     # and no program may hold the warehouse the run would then fail to write
     try:
         check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
