@@ -8,6 +8,8 @@ tied to a moment: the process must have started by then.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -68,3 +70,10 @@ def describe_process(pid: int | None) -> str:
     if len(command) > 120:
         command = command[:117] + "..."
     return f"PID {pid} ({command})" if command else f"PID {pid}"
+
+
+def venv_program(name: str) -> str:
+    """A program installed beside this Python (the venv's), whether or not the venv is on
+    PATH; else whichever `name` PATH finds."""
+    beside_python = Path(sys.executable).with_name(name)
+    return str(beside_python) if beside_python.exists() else (shutil.which(name) or name)

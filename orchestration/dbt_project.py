@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +18,14 @@ import yaml
 from dagster_dbt import DbtProject, DbtProjectPreparer
 
 from assets.config import REPO_ROOT
+from assets.processes import venv_program
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 
 def dbt_executable() -> str:
-    """The dbt beside this Python (the venv's), whether or not the venv is on PATH."""
-    beside_python = Path(sys.executable).with_name("dbt")
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+    """The venv's dbt, whether or not the venv is on PATH."""
+    return venv_program("dbt")
 
 
 def dbt_project(target: str) -> DbtProject:

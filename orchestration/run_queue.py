@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from assets.config import REPO_ROOT
+from assets.processes import venv_program
 from orchestration.console import RunConsole
 from orchestration.jobs import EVERYTHING_JOB
 from orchestration.run_health import IN_PROGRESS, PID_TAG, UNFINISHED, reap_dead_runs
@@ -137,7 +136,7 @@ def submit_to_queue(run_id: str, tags: dict[str, str], run_config: dict) -> None
     to the instance's run coordinator (QUEUED); the daemon starts it when its turn comes.
     """
     command = [
-        dagster_executable(),
+        venv_program("dagster"),
         "job",
         "launch",
         "--workspace",
@@ -159,11 +158,6 @@ def submit_to_queue(run_id: str, tags: dict[str, str], run_config: dict) -> None
 
 class QueueSubmitError(Exception):
     """`dagster job launch` refused the run; the message is its last line."""
-
-
-def dagster_executable() -> str:
-    beside_python = Path(sys.executable).with_name("dagster")
-    return str(beside_python) if beside_python.exists() else "dagster"
 
 
 def follow_run(instance: DagsterInstance, run_id: str, console: RunConsole, deadline: float | None) -> None:

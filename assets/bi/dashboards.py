@@ -126,6 +126,19 @@ def _axes(text: ChartText, y_format: str | None = None, days: bool = False) -> d
     return params
 
 
+def _rows_as_computed(columns: list[str], order_by: str, search: bool = False, **extra) -> dict:
+    """A table chart of a reporting table's rows as they are (no aggregation), in `order_by` order."""
+    return {
+        "query_mode": "raw",
+        "show_cell_bars": False,
+        "all_columns": columns,
+        "order_by_cols": [f'["{order_by}", true]'],
+        **extra,
+        "row_limit": TABLE_ROW_LIMIT,
+        "include_search": search,
+    }
+
+
 OPT_OUTS_TOTAL = Chart(
     look.OPT_OUTS_TOTAL,
     "rpt_headlines",
@@ -170,10 +183,8 @@ RATE_LEFT_OUT = Chart(
     look.RATE_LEFT_OUT,
     "rpt_rate_left_out",
     "table",
-    {
-        "query_mode": "raw",
-        "show_cell_bars": False,
-        "all_columns": [
+    _rows_as_computed(
+        [
             "platform",
             "days_left_out",
             "opt_outs_detected",
@@ -181,30 +192,18 @@ RATE_LEFT_OUT = Chart(
             "largest_opted_in_base",
             "min_opted_in_base",
         ],
-        "order_by_cols": ['["platform", true]'],
-        "row_limit": TABLE_ROW_LIMIT,
-        "include_search": False,
-    },
+        order_by="platform",
+    ),  # fmt: skip
     width=4,
 )
 TOP_CAMPAIGNS_TABLE = Chart(
     look.TOP_CAMPAIGNS,
     "rpt_campaigns",
     "table",
-    {
-        "query_mode": "raw",
-        "show_cell_bars": False,
-        "all_columns": [
-            "campaign_rank",
-            "campaign_id",
-            "campaign_name",
-            "channel",
-            "attributed_opt_outs_in_range",
-        ],
-        "order_by_cols": ['["campaign_rank", true]'],
-        "row_limit": TABLE_ROW_LIMIT,
-        "include_search": False,
-    },
+    _rows_as_computed(
+        ["campaign_rank", "campaign_id", "campaign_name", "channel", "attributed_opt_outs_in_range"],
+        order_by="campaign_rank",
+    ),
     width=7,
     # the view ranks (most attributed opt-outs, ties to the smaller id); the chart keeps the top
     where=f"campaign_rank <= {TOP_CAMPAIGNS}",
@@ -272,10 +271,8 @@ CAMPAIGNS_TABLE = Chart(
     look.CAMPAIGNS,
     "rpt_campaigns",
     "table",
-    {
-        "query_mode": "raw",
-        "show_cell_bars": False,
-        "all_columns": [
+    _rows_as_computed(
+        [
             "campaign_rank",
             "campaign_id",
             "campaign_name",
@@ -286,11 +283,10 @@ CAMPAIGNS_TABLE = Chart(
             "recipients",
             "attributed_opt_out_rate",
         ],
-        "order_by_cols": ['["campaign_rank", true]'],
-        "column_config": {"attributed_opt_out_rate": {"d3NumberFormat": look.RATE_FORMAT}},
-        "row_limit": TABLE_ROW_LIMIT,
-        "include_search": True,
-    },
+        order_by="campaign_rank",
+        search=True,
+        column_config={"attributed_opt_out_rate": {"d3NumberFormat": look.RATE_FORMAT}},
+    ),  # fmt: skip
     width=12,
     where=f"campaign_rank <= {TOP_CAMPAIGNS}",
 )
