@@ -109,6 +109,13 @@ def dbt_build_args(full_refresh: bool, start_date: dt.date | None, last_day: dt.
     return [*args, "--event-time-start", start_date.isoformat(), "--event-time-end", end.isoformat()]
 
 
+def lake_vars(settings: Settings) -> list[str]:
+    """The lake's absolute path for dbt (var `lake_dir`): the views over the lake keep the path as
+    written, and other programs read them from other folders than dbt's. The same every run, so
+    dbt's partial parsing holds."""
+    return ["--vars", json.dumps({"lake_dir": str(settings.lake_dir)})]
+
+
 def rebuild_start_date(settings: Settings, manifest_path: Path, run_first_day: dt.date) -> dt.date | None:
     """The earliest lake day the checked marts lack: the run's first day, or an earlier day
     ingested since the last build that passed its checks (by a run killed or failed before
@@ -202,7 +209,7 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
         start_date = (
             None if config.full_refresh else rebuild_start_date(settings, project.manifest_path, days[0])
         )
-        args = dbt_build_args(config.full_refresh, start_date, days[-1])
+        args = [*dbt_build_args(config.full_refresh, start_date, days[-1]), *lake_vars(settings)]
         # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
         # a re-execution of the run continues the same build
         build_id = context.run.root_run_id or context.run.run_id

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from orchestration.dbt_assets import dbt_build_args
+from orchestration.dbt_assets import dbt_build_args, lake_vars
 
 pytestmark = pytest.mark.quick
 
@@ -60,3 +60,10 @@ def test_no_model_is_one_dbt_would_filter_by_the_event_time_range(dbt_manifest):
     nodes = json.loads(dbt_manifest.read_text())["nodes"].values()
     assert [n["name"] for n in nodes if n["config"].get("incremental_strategy") == "microbatch"] == []
     assert [n["name"] for n in nodes if n["config"].get("event_time")] == []
+
+
+def test_the_lake_reaches_dbt_as_an_absolute_path(monkeypatch):
+    from assets.config import REPO_ROOT, read_settings
+
+    monkeypatch.setenv("OPTOUT_LAKE_DIR", "data/some-lake")
+    assert lake_vars(read_settings()) == ["--vars", f'{{"lake_dir": "{REPO_ROOT / "data" / "some-lake"}"}}']

@@ -110,3 +110,23 @@ def test_run_refuses_days_before_the_first_partition_day(workspace, monkeypatch)
     assert result.returncode == 1
     assert "OPTOUT_FIRST_DAY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.quick
+def test_relative_paths_as_in_a_fresh_clone(workspace, monkeypatch):
+    """The defaults are relative to the repository root (data/lake, ...): the views over the lake
+    must still read it from wherever they are queried (the serving copy, a BI tool)."""
+    import os
+
+    from assets.config import REPO_ROOT
+    from assets.generator.run import generate
+
+    generate(workspace.landing, dt.date(2026, 1, 1), 3, 80, seed=3)
+    for name in ("OPTOUT_LANDING_DIR", "OPTOUT_LAKE_DIR", "OPTOUT_WAREHOUSE", "OPTOUT_SERVING_DIR"):
+        monkeypatch.setenv(name, os.path.relpath(os.environ[name], REPO_ROOT))
+    workspace.env = lambda: {}  # the relative values above, not the workspace's absolute ones
+    result = workspace.optout("run")
+    assert "BI copy:" in result.stdout
+    with duckdb.connect(str(workspace.warehouse), read_only=True) as connection:
+        logged = connection.sql("select count(*) from audit.ingestion_log").fetchall()[0][0]
+    assert logged == 5 * 3  # read from this test's folder, not dbt's

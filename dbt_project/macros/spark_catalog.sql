@@ -17,7 +17,7 @@
 {% macro spark__register_lake_tables() -%}
     {%- if execute -%}
         {#- a cluster reads the lake where it sees it (object storage: OPTOUT_SPARK_LAKE_URI) -#}
-        {%- set lake = env_var('OPTOUT_SPARK_LAKE_URI', '') or optout_path('OPTOUT_LAKE_DIR', 'data/lake') -%}
+        {%- set lake = env_var('OPTOUT_SPARK_LAKE_URI', '') or var('lake_dir', '') or optout_path('OPTOUT_LAKE_DIR', 'data/lake') -%}
         {%- set files = {'ingestion_log': 'ingestion_log.parquet', 'quarantine': 'quarantine.parquet'} -%}
         {%- do run_query('create database if not exists lake') -%}
         {%- for source in graph.sources.values() if source.source_name == 'lake' -%}
