@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_TARGETS = ("duckdb", "spark")
 # the first export day when OPTOUT_FIRST_DAY is unset and nothing has landed yet
 FALLBACK_FIRST_DAY = dt.date(2025, 1, 1)
+
+# what OPTOUT_DAGSTER_POSTGRES_URL may start with (the driver is chosen by orchestration/instance.py)
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg2")
 
 # files and folders that hold user data (lake, quarantine, warehouse, exports) are for
 # their owner only: 0600 / 0700
@@ -72,6 +75,18 @@ class Settings(BaseSettings):
     )
     alert_webhook: str = Field("", description="Slack-compatible incoming webhook for new early warnings")
     bi_password: str = Field("", description="the Superset admin password `optout bi setup` sets first")
+    # a secret: shown as '**********' by repr and in errors; only orchestration/instance.py reads it
+    dagster_postgres_url: SecretStr | None = Field(
+        None, description="postgresql://user[:password]@host:port/db: the Dagster instance in PostgreSQL"
+    )
+    ui_url: str = Field(
+        "http://127.0.0.1:3000", description="where people open the Dagster UI (links in messages)"
+    )
+    max_staleness_hours: float = Field(
+        30,
+        gt=0,
+        description="hours after the end of the newest export day in the marts before the freshness check warns",
+    )
 
     @field_validator(
         "landing_dir",
@@ -91,6 +106,25 @@ class Settings(BaseSettings):
     @classmethod
     def _stripped(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("ui_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("dagster_postgres_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from urllib.parse import urlsplit
+
+        url = value.get_secret_value().strip()
+        parts = urlsplit(url)
+        if parts.scheme not in POSTGRES_SCHEMES or not parts.hostname or not parts.path.strip("/"):
+            # the value is never repeated: it may hold a password
+            raise ValueError("must be postgresql://user[:password]@host[:port]/database")
+        return SecretStr(url)
 
     @property
     def partitions_start(self) -> dt.date:
@@ -127,6 +161,8 @@ def _problem(error) -> str:
     """One setting a user got wrong, in words: `OPTOUT_X='value' is not ...`."""
     name = f"OPTOUT_{str(error['loc'][0]).upper()}"
     kind = error["type"]
+    if name == "OPTOUT_DAGSTER_POSTGRES_URL":  # never echo a value that may hold a password
+        return f"{name} {error['msg'].removeprefix('Value error, ')}"
     if kind == "literal_error":
         reason = f"is not one of {', '.join(DBT_TARGETS)}"
     elif kind.startswith("date"):
