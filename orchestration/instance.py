@@ -1,7 +1,9 @@
 """The Dagster instance `optout` uses: DAGSTER_HOME, or data/dagster_home by default.
 
-The same folder serves `dagster dev` when DAGSTER_HOME points at it, so runs started from
-the shell show in the UI.
+The same folder serves `dagster dev` and `optout serve` when DAGSTER_HOME points at it, so
+runs started from the shell show in the UI. Its history (runs, event log, schedules, sensor
+ticks, daemon heartbeats) is in SQLite files inside it, or in PostgreSQL when
+OPTOUT_DAGSTER_POSTGRES_URL is set (orchestration/postgres_storage.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from assets.config import REPO_ROOT
+from assets.config import REPO_ROOT, SettingError, load_settings
 
 DEFAULT_HOME = REPO_ROOT / "data" / "dagster_home"
 INSTANCE_YAML = """\
@@ -31,13 +33,7 @@ concurrency:
     # sensor's runs and to `optout run` when it serves the instance; without a daemon
     # `optout run` waits for the same limit itself (orchestration/run_queue.py)
     max_concurrent_runs: 1
-# Dagster's SQLite event log, an engine per file, a batch of events per commit (orchestration/private_apis.py)
-event_log_storage:
-  module: orchestration.private_apis
-  class: BatchingSqliteEventLogStorage
-  config:
-    # where Dagster's own SQLite event log would be (readers may open the instance without DAGSTER_HOME)
-    base_dir: EVENTS_DIR
+STORAGE
 # a run whose worker never came up is failed after 5 minutes; a run whose process died
 # after it started is found by dead_run_sensor (the default launcher has no health check)
 run_monitoring:
@@ -47,9 +43,32 @@ run_monitoring:
 """
 
 
-def instance_yaml(home: Path) -> str:
-    """The instance config of a Dagster home folder (its event log inside it, by absolute path)."""
-    return INSTANCE_YAML.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
+SQLITE_STORAGE = """\
+# Dagster's SQLite event log, an engine per file, a batch of events per commit (orchestration/private_apis.py)
+event_log_storage:
+  module: orchestration.private_apis
+  class: BatchingSqliteEventLogStorage
+  config:
+    # where Dagster's own SQLite event log would be (readers may open the instance without DAGSTER_HOME)
+    base_dir: EVENTS_DIR"""
+POSTGRES_STORAGE = """\
+# runs, event log, schedules, sensor ticks and daemon heartbeats in PostgreSQL; each process
+# reads the URL from OPTOUT_DAGSTER_POSTGRES_URL (it may hold a password: never written here)
+storage:
+  custom:
+    module: orchestration.postgres_storage
+    class: PostgresStorageFromSettings
+    config: {}"""
+POSTGRES_MARK = "class: PostgresStorageFromSettings"
+
+
+def instance_yaml(home: Path, postgres: bool = False) -> str:
+    """The instance config of a Dagster home folder: SQLite inside it (its event log by
+    absolute path), or PostgreSQL."""
+    if postgres:
+        return INSTANCE_YAML.replace("STORAGE", POSTGRES_STORAGE)
+    storage = SQLITE_STORAGE.replace("EVENTS_DIR", json.dumps(str(home.resolve() / "history" / "runs")))
+    return INSTANCE_YAML.replace("STORAGE", storage)
 
 
 # an instance set up by an earlier release names the storage's former module
@@ -67,13 +86,26 @@ def _setting_up(home: Path) -> Iterator[None]:
 
 
 def ensure_home() -> Path:
+    """The Dagster home, its dagster.yaml written for the storage the settings ask for."""
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_HOME)
     home.mkdir(parents=True, exist_ok=True)
+    postgres = load_settings().dagster_postgres_url is not None
     with _setting_up(home):
         config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(instance_yaml(home))
-        elif FORMER_STORAGE_MODULE in (text := config.read_text()):
+        text = config.read_text() if config.exists() else None
+        if text is None:
+            config.write_text(instance_yaml(home, postgres))
+        elif POSTGRES_MARK in text and not postgres:
+            # falling back to SQLite would split the history and the one-run queue in two
+            raise SettingError(
+                f"the Dagster instance in {home} keeps its history in PostgreSQL (its dagster.yaml): "
+                "set OPTOUT_DAGSTER_POSTGRES_URL as the service's environment file does, or point "
+                "DAGSTER_HOME at another folder"
+            )
+        elif POSTGRES_MARK not in text and postgres:
+            # the SQLite history stays in the folder (docs/deploy.md: copying it over)
+            config.write_text(instance_yaml(home, postgres=True))
+        elif FORMER_STORAGE_MODULE in text:
             config.write_text(text.replace(FORMER_STORAGE_MODULE, "module: orchestration.private_apis"))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
