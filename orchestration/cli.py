@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import importlib
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -110,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild every incremental dbt table from the whole lake (after a change of a model's logic)",
     )
     run.add_argument(
+        "--undelivered-as-zero",
+        action="store_true",
+        help="record the export days of the range that no table delivered (no dt=<day> folder) as days "
+        "with zero records; by default they are left out",
+    )
+    run.add_argument(
         "--wait",
         type=_seconds,
         default=None,
@@ -140,6 +147,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve = bi_commands.add_parser("serve", help="serve Superset's dashboards until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_positive, default=8088, help="port (default 8088)")
+
+    serve = commands.add_parser(
+        "serve",
+        help="the production processes of one box, supervised: Dagster's code server, webserver and daemon",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive, default=3000, help="port of the UI (default 3000)")
+    serve.add_argument(
+        "--code-port",
+        type=_positive,
+        default=4266,
+        help="port of the code server, on 127.0.0.1 (default 4266)",
+    )
+    serve.add_argument(
+        "--only",
+        choices=["code-server", "webserver", "daemon"],
+        help="run just this one in place of this process (one service each: deploy/)",
+    )
+
+    automation = commands.add_parser(
+        "automation",
+        help="the daily schedule and the landing sensor: turn them on or off, or show their ticks",
+    )
+    automation.add_argument("action", choices=["on", "off", "status"])
 
     bench = commands.add_parser(
         "bench",
@@ -186,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Dagster flags beta parameters (single-run backfills) at import; not news to a user
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     keep_new_files_private()
+    # SIGTERM (a service manager, `kill`) stops a command the way Ctrl-C does: cleanly, in one line
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("export", "report"):
@@ -200,7 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"optout {args.command}: {line}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"optout {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def entry() -> None:

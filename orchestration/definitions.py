@@ -40,7 +40,7 @@ def build_definitions(settings: Settings) -> Definitions:
         ],
         asset_checks=[*quality_checks, *alert_checks],
         jobs=[everything],
-        schedules=[build_daily_schedule(everything, first_day)],
+        schedules=[build_daily_schedule(everything, settings, first_day)],
         sensors=[build_landing_sensor(everything, settings, first_day), dead_run_sensor],
         resources={"paths": OptoutPaths(), "dbt": dbt_resource(settings)},
         loggers={"optout_progress": progress_logger},

@@ -11,6 +11,7 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SensorDefinition,
@@ -22,10 +23,30 @@ from dagster import (
 
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
+from assets.ingest import lake
 from assets.ingest.day import landed_day_folders
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
+
+DAILY_SCHEDULE = "daily_schedule"
+LANDING_SENSOR = "landing_sensor"
+LANDING_SENSOR_SECONDS = 60
+# the daily run starts at 04:00 UTC once yesterday's export has landed: the schedule looks
+# every hour from then until the end of the day, and requests the day's run once
+FIRST_HOUR, LAST_HOUR = 4, 23
+DAILY_CRON = f"0 {FIRST_HOUR}-{LAST_HOUR} * * *"
+
+
+def next_schedule_tick(now: dt.datetime) -> dt.datetime:
+    """The first tick of DAILY_CRON after `now` (UTC)."""
+    now = now.astimezone(dt.UTC)
+    top_of_hour = now.replace(minute=0, second=0, microsecond=0)
+    for hours in range(1, 26):
+        tick = top_of_hour + dt.timedelta(hours=hours)
+        if FIRST_HOUR <= tick.hour <= LAST_HOUR:
+            return tick
+    raise AssertionError("DAILY_CRON ticks every day")
 
 
 def late_arrival_days() -> int:
@@ -41,26 +62,40 @@ def daily_run_range(execution_time: dt.datetime, first_day: dt.date) -> tuple[dt
     return start, logical_date
 
 
-def build_daily_schedule(job, first_day: dt.date) -> ScheduleDefinition:
+def build_daily_schedule(job, settings: Settings, first_day: dt.date) -> ScheduleDefinition:
     @schedule(
+        name=DAILY_SCHEDULE,
         job=job,
-        cron_schedule="0 4 * * *",
+        cron_schedule=DAILY_CRON,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.STOPPED,
         description=(
-            f"Every day at 04:00 UTC: ingest yesterday's export day, re-ingest the {late_arrival_days()} "
-            "days before it (late records), rebuild the marts they affect and write the rolling "
-            "exports - one run."
+            f"Every day from 04:00 UTC, once yesterday's export day has landed (it looks every hour "
+            f"until it has): ingest it, re-ingest the {late_arrival_days()} days before it (late "
+            "records), rebuild the marts they affect and write the rolling exports - one run."
         ),
     )
     def daily_schedule(context: ScheduleEvaluationContext):
         reap_dead_runs(context.instance)  # a killed run must not hold the queue
         start, end = daily_run_range(context.scheduled_execution_time, first_day)
-        return RunRequest(
-            run_key=f"daily-{end.isoformat()}", tags=partition_range_tags(start.isoformat(), end.isoformat())
-        )
+        run_key = f"daily-{end.isoformat()}"
+        if context.instance.get_run_records(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1):
+            return SkipReason(f"the daily run of export day {end} was requested earlier today")
+        if not delivered(settings.landing_dir, end):
+            # a day nobody delivered is no day of zero opt-outs: wait for it (the freshness
+            # check warns when it is late)
+            return SkipReason(
+                f"export day {end} has not landed in {settings.landing_dir} (no table has its folder): "
+                "waiting for it; the next tick looks again"
+            )
+        return RunRequest(run_key=run_key, tags=partition_range_tags(start.isoformat(), end.isoformat()))
 
     return daily_schedule
+
+
+def delivered(landing_dir: Path, day: dt.date) -> bool:
+    """Whether any table delivered the export day (its `dt=` folder exists)."""
+    return any(found == day for _, found, _ in landed_day_folders(landing_dir, TABLE_NAMES))
 
 
 def day_fingerprints(landing_dir: Path) -> dict[str, str]:
@@ -80,10 +115,26 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     }
 
 
+def ingested_since_landing(landing_dir: Path, lake_dir: Path) -> set[str]:
+    """Export days whose every landed table folder is in the lake, ingested after its files
+    last changed: a backfill made them, and a sensor turned on afterwards has nothing to do."""
+    newest_file: dict[tuple[str, str], float] = {}
+    for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
+        times = [path.stat().st_mtime for path in folder.iterdir() if path.is_file()]
+        newest_file[(table, day.isoformat())] = max(times, default=0.0)
+    behind: set[str] = set()
+    for (table, day), changed in newest_file.items():
+        log = lake.day_dir(lake_dir, table, dt.date.fromisoformat(day)) / lake.LOG_FILE
+        if not log.exists() or log.stat().st_mtime < changed:
+            behind.add(day)
+    return {day for _, day in newest_file} - behind
+
+
 def build_landing_sensor(job, settings: Settings, first_day: dt.date) -> SensorDefinition:
     @sensor(
+        name=LANDING_SENSOR,
         job=job,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=LANDING_SENSOR_SECONDS,
         default_status=DefaultSensorStatus.STOPPED,
         description="Notices a new or re-delivered export day folder in the landing area and runs just that day.",
     )
@@ -97,10 +148,14 @@ def build_landing_sensor(job, settings: Settings, first_day: dt.date) -> SensorD
             for day, fingerprint in day_fingerprints(settings.landing_dir).items()
             if first_day <= dt.date.fromisoformat(day) <= yesterday
         }
-        changed = sorted(day for day, fingerprint in current.items() if seen.get(day) != fingerprint)
+        changed = [day for day, fingerprint in current.items() if seen.get(day) != fingerprint]
+        # a day another run (a backfill, `optout run`) ingested after its files changed is not
+        # run again: turning the sensor on after a backfill does not replay the history
+        up_to_date = ingested_since_landing(settings.landing_dir, settings.lake_dir) if changed else set()
+        changed = sorted(day for day in changed if day not in up_to_date)
         context.update_cursor(json.dumps({**seen, **current}, sort_keys=True))
         if not changed:
-            return SkipReason("no new or re-delivered export day")
+            return SkipReason("no new or re-delivered export day (that the lake does not already hold)")
         return [RunRequest(run_key=f"landing-{day}-{current[day]}", partition_key=day) for day in changed]
 
     return landing_sensor

@@ -11,6 +11,8 @@ from dagster import (
     SkipReason,
     build_schedule_context,
     build_sensor_context,
+    job,
+    op,
 )
 from dagster._core.test_utils import instance_for_test
 
@@ -22,12 +24,16 @@ from orchestration.schedules import (
     build_landing_sensor,
     daily_run_range,
     late_arrival_days,
+    next_schedule_tick,
 )
 from tests.helpers import message, write_jsonl
 
 FIRST_DAY = dt.date(2025, 1, 1)
 JOB = build_everything_job()
-daily_schedule = build_daily_schedule(JOB, FIRST_DAY)
+
+
+def daily_schedule(context):
+    return build_daily_schedule(JOB, read_settings(), FIRST_DAY)(context)
 
 
 def landing_sensor(context):
@@ -40,7 +46,8 @@ def test_late_arrival_days_is_the_dbt_var_the_models_use():
 
 
 @pytest.mark.quick
-def test_daily_schedule_covers_yesterday_and_the_late_arrival_days():
+def test_daily_schedule_covers_yesterday_and_the_late_arrival_days(workspace):
+    write_jsonl(workspace.landing, "users", "2026-01-21", "u.jsonl", [{"user_id": "u1"}])
     with instance_for_test() as instance:  # the schedule's context needs an instance with a ref
         context = build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC)
@@ -77,6 +84,71 @@ def test_sensor_requests_new_and_redelivered_days_only(workspace):
         again = landing_sensor(build_sensor_context(instance=instance, cursor=json.dumps(cursor)))
         assert sorted(r.partition_key for r in again) == ["2026-01-05", "2026-01-07"]
         assert all(r.run_key.startswith("landing-") for r in again)
+
+
+@pytest.mark.quick
+def test_daily_schedule_waits_for_the_delivery_and_requests_the_day_once(workspace):
+    at = dt.datetime(2026, 1, 22, 4, tzinfo=dt.UTC)
+    with instance_for_test() as instance:
+        waiting = daily_schedule(build_schedule_context(instance=instance, scheduled_execution_time=at))
+        assert isinstance(waiting, SkipReason)
+        assert "export day 2026-01-21 has not landed" in waiting.skip_message
+        # it lands at 06:30: the 07:00 tick requests the run
+        write_jsonl(workspace.landing, "messages", "2026-01-21", "a.jsonl", [message("m1")])
+        later = at + dt.timedelta(hours=3)
+        request = daily_schedule(build_schedule_context(instance=instance, scheduled_execution_time=later))
+        assert request.run_key == "daily-2026-01-21"
+        instance.create_run_for_job(_a_job, tags={"dagster/run_key": request.run_key})
+        again = daily_schedule(
+            build_schedule_context(instance=instance, scheduled_execution_time=later + dt.timedelta(hours=1))
+        )
+        assert isinstance(again, SkipReason)
+        assert "requested earlier today" in again.skip_message
+
+
+@op
+def _nothing():
+    pass
+
+
+@job
+def _a_job():
+    """A run with the schedule's run key stands for the run it requested."""
+    _nothing()
+
+
+@pytest.mark.quick
+def test_next_schedule_tick_is_the_next_hour_from_four_to_twenty_three():
+    assert next_schedule_tick(dt.datetime(2026, 1, 22, 2, 30, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 1, 22, 4, tzinfo=dt.UTC
+    )
+    assert next_schedule_tick(dt.datetime(2026, 1, 22, 4, 0, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 1, 22, 5, tzinfo=dt.UTC
+    )
+    assert next_schedule_tick(dt.datetime(2026, 1, 22, 23, 10, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 1, 23, 4, tzinfo=dt.UTC
+    )
+
+
+@pytest.mark.quick
+def test_sensor_turned_on_after_a_backfill_runs_only_days_newer_than_the_lake(workspace):
+    """Days the lake holds, ingested after their files changed, are not run again."""
+    from assets.ingest.day import ingest_table_day
+
+    old = write_jsonl(workspace.landing, "messages", "2026-01-05", "a.jsonl", [message("m1")])
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    ingest_table_day(workspace.landing, workspace.lake, "messages", dt.date(2026, 1, 5))  # the backfill
+    write_jsonl(workspace.landing, "messages", "2026-01-06", "a.jsonl", [message("m2")])  # new since
+    with DagsterInstance.ephemeral() as instance:
+        first = landing_sensor(build_sensor_context(instance=instance))
+        assert [r.partition_key for r in first] == ["2026-01-06"]
+        cursor = build_cursor(instance, None)
+        again = landing_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        assert isinstance(again, SkipReason)  # unchanged fingerprints: nothing to do
+        # the backfilled day is delivered again, corrected: run it
+        write_jsonl(workspace.landing, "messages", "2026-01-05", "a.jsonl", [message("m1"), message("m3")])
+        redelivered = landing_sensor(build_sensor_context(instance=instance, cursor=cursor))
+        assert [r.partition_key for r in redelivered] == ["2026-01-05"]
 
 
 def build_cursor(instance, cursor):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 
 from assets.bi.setup import setup_superset
 from assets.bi.superset_env import ADMIN, SupersetHome, SupersetSetupError, server_command
 from orchestration.commands.common import CliError, progress, settings
+from orchestration.commands.supervise import Program, Supervisor
 
 DASHBOARD_SLUGS = ("optout-overview", "optout-pressure-campaigns", "optout-opted-out-users")
 
@@ -42,11 +40,8 @@ def _serve(home: SupersetHome, host: str, port: int) -> None:
     progress(f"Superset on {base} (login {ADMIN} / the password in {home.password_file}); Ctrl-C stops it")
     for slug in DASHBOARD_SLUGS:
         print(f"  {base}/superset/dashboard/{slug}/")
-    process = subprocess.Popen(server_command(home, host, port), env=home.env(), start_new_session=True)
-    try:
-        process.wait()
-    except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
-    if process.returncode not in (0, -signal.SIGTERM):
-        raise CliError(f"Superset stopped (exit {process.returncode})")
+    superset = Program("Superset", server_command(home, host, port), home.env(), home.root)
+    reason = Supervisor([superset], progress, restart=False).run()
+    if reason.startswith("Superset exited"):  # it ended by itself: a failure to start, most often
+        raise CliError(reason)
+    progress(f"Superset stopped ({reason})")
