@@ -1,5 +1,7 @@
 """Dagster assets: one per raw table, partitioned by export day, writing the Parquet lake."""
 
+import datetime as dt
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -16,6 +18,7 @@ from dagster import (
 
 from assets.contract import TABLE_NAMES, TABLES
 from assets.ingest.day import ingest_days, unrecognised_day_folders
+from assets.ingest.delivered import day_spans, undelivered_days
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.validate import typed_schema
@@ -26,6 +29,10 @@ from orchestration.resources import OptoutPaths
 from orchestration.run_queue import SETTINGS_TAG, wait_for_earlier_runs
 
 LAKE_KEY_PREFIX = "lake"
+# a run with this tag records the export days no table delivered as days of zero records
+# (`optout run --undelivered-as-zero`); without it, it leaves them out (assets/ingest/delivered.py)
+UNDELIVERED_TAG = "optout/undelivered"
+UNDELIVERED_AS_ZERO = "zero"
 # the five ingest steps may probe at the same moment; each probe holds the file for milliseconds
 WRITABLE_PROBE_SECONDS = 10.0
 
@@ -78,6 +85,9 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         ignored_folders = unrecognised_day_folders(paths.landing, table)
         if ignored_folders:
             context.log.warning(ignored_folders_warning(table, ignored_folders))
+        # after the wait for earlier runs: what has landed is read when the run's turn comes
+        not_delivered = days_left_out(context, paths, table, days)
+        days = sorted(set(days) - set(not_delivered))
         totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0}
         unknown: list[str] = []
         skipped: list[str] = []
@@ -118,6 +128,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         return MaterializeResult(
             metadata={
                 "export_days": len(days),
+                "not_delivered": MetadataValue.json([day.isoformat() for day in not_delivered]),
                 "files_read": totals["files"],
                 "records_read": totals["read"],
                 "records_loaded": totals["loaded"],
@@ -152,6 +163,35 @@ def before_writing(context: AssetExecutionContext, paths: OptoutPaths, table: st
         check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
     except WarehouseBusyError as exc:
         raise Failure(description=f"{table}: nothing ingested: {exc}") from None
+
+
+def undelivered_tags(as_zero: bool) -> dict[str, str]:
+    """The run tag of `optout run --undelivered-as-zero` (none otherwise)."""
+    return {UNDELIVERED_TAG: UNDELIVERED_AS_ZERO} if as_zero else {}
+
+
+def days_left_out(
+    context: AssetExecutionContext, paths: OptoutPaths, table: str, days: list[dt.date]
+) -> list[dt.date]:
+    """The run's days no table delivered, which the run leaves out (none in a run that records them as zero).
+
+    Left out, such a day keeps whatever the lake held for it, and no empty day enters the marts.
+    """
+    if context.run.tags.get(UNDELIVERED_TAG) == UNDELIVERED_AS_ZERO:
+        return []
+    left_out = undelivered_days(paths.landing, days)
+    if left_out:
+        context.log.warning(not_delivered_warning(table, left_out))
+    return left_out
+
+
+def not_delivered_warning(table: str, days: list[dt.date]) -> str:
+    # the days first: the terminal shows the first words of a step's warning
+    return (
+        f"{table}: not delivered, left out: {day_spans(days)} (export days no table has a folder for; "
+        "the lake keeps what it held for them; `optout run --undelivered-as-zero` records such days "
+        "as days with zero records)"
+    )
 
 
 def _say(context: AssetExecutionContext, line: str) -> None:

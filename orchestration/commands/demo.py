@@ -19,4 +19,6 @@ def demo_command(args: argparse.Namespace) -> None:
         generate_command(argparse.Namespace(out=None, plant=None, no_bad_campaigns=False, **SAMPLE))
     else:
         progress(f"using the exports already in {config.landing_dir}")
-    run_command(argparse.Namespace(start=None, end=None, wait=None, full_refresh=False))
+    run_command(
+        argparse.Namespace(start=None, end=None, wait=None, full_refresh=False, undelivered_as_zero=False)
+    )

@@ -19,7 +19,7 @@ from assets.alerts.read import Alerts, read_alerts
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
-from assets.ingest.day import landed_day_folders
+from assets.ingest.delivered import day_spans, delivered_days
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.serving.layout import DATABASE_FILE, current_snapshot
@@ -28,7 +28,7 @@ from orchestration.alerts_asset import CAMPAIGN_ALERTS, RATE_ALERTS
 from orchestration.commands.common import CliError, check_first_day, progress, settings
 from orchestration.console import RunConsole
 from orchestration.dbt_assets import DBT_ASSETS_NAME
-from orchestration.ingest_assets import WRITABLE_PROBE_SECONDS
+from orchestration.ingest_assets import WRITABLE_PROBE_SECONDS, undelivered_tags
 from orchestration.instance import ensure_home, get_instance
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, this_process_tags
@@ -51,10 +51,13 @@ WARNED_SHOWN = 2  # checks that warned named on the summary's one line about the
 
 
 def landed_days(settings: Settings) -> list[dt.date]:
-    return sorted({day for _, day, _ in landed_day_folders(settings.landing_dir, TABLE_NAMES)})
+    return delivered_days(settings.landing_dir)
 
 
-def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+def resolve_range(
+    settings: Settings, start: dt.date | None, end: dt.date | None, undelivered_as_zero: bool = False
+) -> tuple[dt.date, dt.date] | None:
+    """The export days of the run; None when none of the requested days was delivered (nothing to run)."""
     if start is None or end is None:
         days = landed_days(settings)
         if not days:
@@ -69,7 +72,35 @@ def resolve_range(settings: Settings, start: dt.date | None, end: dt.date | None
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     if end > yesterday:
         raise CliError(f"{end} is not a complete export day yet (the latest is {yesterday})")
-    return start, end
+    return (start, end) if undelivered_as_zero else delivered_range(settings, start, end)
+
+
+AS_ZERO_HINT = "pass --undelivered-as-zero to record them as days with zero records"
+
+
+def delivered_range(settings: Settings, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date] | None:
+    """[start, end] trimmed to its first and last delivered day, saying which days are left out.
+
+    A day no table delivered is not a day of zero records: recorded as one, it would move
+    the last ingested day (the presets, the rolling exports, the report's period before).
+    The ingest steps leave out the undelivered days between the two as well.
+    """
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    delivered = set(landed_days(settings))
+    missing = [day for day in days if day not in delivered]
+    if len(missing) == len(days):
+        progress(
+            f"no export day of {start} .. {end} was delivered (no table has their folder): nothing to run, "
+            f"nothing changed; {AS_ZERO_HINT}"
+        )
+        return None
+    if missing:
+        progress(
+            f"export {'day' if len(missing) == 1 else 'days'} {day_spans(missing)} not delivered "
+            f"(no table has their folder): left out; {AS_ZERO_HINT}"
+        )
+    ran = [day for day in days if day in delivered]
+    return ran[0], ran[-1]
 
 
 def new_log_path() -> Path:
@@ -87,9 +118,9 @@ def run_config(log_path: Path, full_refresh: bool) -> dict:
 
 
 def run_in_process(
-    config: Settings, instance, run_id: str, start: dt.date, end: dt.date, log_path: Path, full_refresh: bool
+    config: Settings, instance, run_id: str, tags: dict[str, str], log_path: Path, full_refresh: bool
 ) -> None:
-    """Execute the everything job for [start, end] as one run in this process.
+    """Execute the everything job as one run in this process (its days: the partition range `tags`).
 
     The terminal shows each step once (orchestration/console.py); everything else the run
     says - Dagster's events, dbt's output, warnings - goes to `log_path`.
@@ -109,15 +140,22 @@ def run_in_process(
             instance=instance,
             run_id=run_id,
             # the pid tag lets a later run see that this one was killed (run_health.py)
-            tags={**partition_range_tags(start.isoformat(), end.isoformat()), **this_process_tags()},
+            tags={**tags, **this_process_tags()},
             raise_on_error=False,
         )
 
 
 def run_command(args: argparse.Namespace) -> None:
     config = settings()
-    start, end = resolve_range(config, args.start, args.end)
+    requested = resolve_range(config, args.start, args.end, args.undelivered_as_zero)
+    if requested is None:
+        return
+    start, end = requested
     days = (end - start).days + 1
+    tags = {
+        **partition_range_tags(start.isoformat(), end.isoformat()),
+        **undelivered_tags(args.undelivered_as_zero),
+    }
     started = time.monotonic()
     deadline = None if args.wait is None else started + args.wait
     instance = get_instance()
@@ -133,10 +171,7 @@ def run_command(args: argparse.Namespace) -> None:
             )
             submit_to_queue(
                 run_id,
-                {
-                    **partition_range_tags(start.isoformat(), end.isoformat()),
-                    SETTINGS_TAG: config.fingerprint(),
-                },
+                {**tags, SETTINGS_TAG: config.fingerprint()},
                 run_config(log_path, args.full_refresh),
             )
             terminal = sys.stderr
@@ -151,7 +186,7 @@ def run_command(args: argparse.Namespace) -> None:
             progress(
                 f"materializing {days} export days {start} .. {end} through Dagster (full log: {log_path})"
             )
-            run_in_process(config, instance, run_id, start, end, log_path, args.full_refresh)
+            run_in_process(config, instance, run_id, tags, log_path, args.full_refresh)
     except (WarehouseBusyError, QueueTimeoutError, QueueSubmitError) as exc:
         raise CliError(str(exc)) from None
     outcome = run_outcome(instance, run_id)
