@@ -172,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     automation.add_argument("action", choices=["on", "off", "status"])
 
+    instance = commands.add_parser("instance", help="the Dagster instance: copy a history into it")
+    instance_commands = instance.add_subparsers(dest="instance_command", required=True)
+    copy = instance_commands.add_parser(
+        "copy-history",
+        help="copy the runs, events and schedule states of another Dagster home (SQLite) into this instance",
+    )
+    copy.add_argument("--from", dest="source", required=True, help="the Dagster home to copy from")
+
     bench = commands.add_parser(
         "bench",
         help="measure generator, ingestion, backfill and daily runs at a size, against baselines and targets",

@@ -25,6 +25,7 @@ from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.day import landed_day_folders
+from assets.ingest.delivered import delivered_days
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
@@ -81,7 +82,7 @@ def build_daily_schedule(job, settings: Settings, first_day: dt.date) -> Schedul
         run_key = f"daily-{end.isoformat()}"
         if context.instance.get_run_records(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1):
             return SkipReason(f"the daily run of export day {end} was requested earlier today")
-        if not delivered(settings.landing_dir, end):
+        if end not in delivered_days(settings.landing_dir):
             # a day nobody delivered is no day of zero opt-outs: wait for it (the freshness
             # check warns when it is late)
             return SkipReason(
@@ -91,11 +92,6 @@ def build_daily_schedule(job, settings: Settings, first_day: dt.date) -> Schedul
         return RunRequest(run_key=run_key, tags=partition_range_tags(start.isoformat(), end.isoformat()))
 
     return daily_schedule
-
-
-def delivered(landing_dir: Path, day: dt.date) -> bool:
-    """Whether any table delivered the export day (its `dt=` folder exists)."""
-    return any(found == day for _, found, _ in landed_day_folders(landing_dir, TABLE_NAMES))
 
 
 def day_fingerprints(landing_dir: Path) -> dict[str, str]:

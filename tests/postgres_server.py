@@ -33,7 +33,7 @@ class PostgresServer:
         """What a user puts in OPTOUT_DAGSTER_POSTGRES_URL."""
         return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         import psycopg2  # dagster-postgres's driver
 
         with (
@@ -44,7 +44,7 @@ class PostgresServer:
             ) as connection,
             connection.cursor() as cursor,
         ):
-            cursor.execute(sql)
+            cursor.execute(sql, params)
             return cursor.fetchall()
 
 

@@ -24,10 +24,12 @@ else
   .venv/bin/python -m pip install --quiet -e ".[dev,spark]"
 
   # The UI and report tests drive Debian's Chromium (never a browser a tool downloads itself);
-  # the Spark tests run pyspark on Debian's Java 17.
+  # the Spark tests run pyspark on Debian's Java 17; the service tests run Debian's PostgreSQL.
   MISSING=""
   command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
   command -v java >/dev/null 2>&1 || MISSING="$MISSING openjdk-17-jre-headless"
+  # the service tests start a throw-away PostgreSQL server (Debian's PostgreSQL 15)
+  command -v pg_config >/dev/null 2>&1 || MISSING="$MISSING postgresql"
   if [ -n "$MISSING" ]; then
     echo "installing Debian's$MISSING for the browser and Spark tests"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

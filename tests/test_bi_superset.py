@@ -312,3 +312,21 @@ def test_dashboards_carry_the_reports_colours_and_no_ranking_in_superset(superse
     for item in owned(client, "chart", "slice_name"):
         params = client.get(f"/api/v1/chart/{item['id']}")["result"]["params"]
         assert "1000000000" not in params and "dense_rank" not in params.lower(), item["slice_name"]
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_bi_serve_stops_cleanly_on_ctrl_c_and_sigterm(superset, sample_run, stop):
+    from tests.service import assert_all_gone, free_port, stop_in_a_terminal
+
+    _, home, _ = superset
+    env = {**sample_run.env(), "OPTOUT_BI_DIR": str(home.root.parent)}
+    port = free_port()
+    # gunicorn says it listens before its workers have imported Superset (and polars, DuckDB)
+    # stopped once the workers have imported everything: the moment Ctrl-C used to be ignored
+    args = ["bi", "serve", "--port", str(port)]
+    output, status, tree = stop_in_a_terminal(args, env, "Booting worker", stop, settle=20)
+    assert len(tree) >= 2  # optout bi serve and gunicorn (whose workers come and go)
+    assert "Traceback" not in output
+    assert f"Superset stopped ({'Ctrl-C' if stop == 'ctrl-c' else 'SIGTERM'})" in output
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert_all_gone(tree)
