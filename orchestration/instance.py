@@ -20,6 +20,10 @@ from dagster import DagsterInstance
 from assets.config import REPO_ROOT, SettingError, load_settings
 
 DEFAULT_HOME = REPO_ROOT / "data" / "dagster_home"
+# optout's own logs (runs, the services). Not `$DAGSTER_HOME/logs`: Dagster's webserver and
+# daemon move that folder away to upload it to Dagster's telemetry server, whatever
+# dagster.yaml says about telemetry (dagster/_core/telemetry_upload.py)
+LOGS_FOLDER = "optout-logs"
 INSTANCE_YAML = """\
 telemetry:
   enabled: false
@@ -108,7 +112,17 @@ def ensure_home() -> Path:
         elif FORMER_STORAGE_MODULE in text:
             config.write_text(text.replace(FORMER_STORAGE_MODULE, "module: orchestration.private_apis"))
     os.environ["DAGSTER_HOME"] = str(home)
+    # and so every Dagster process optout starts (the services, `dagster` commands) leaves
+    # the logs where they are and sends nothing: the one switch that uploader obeys
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     return home
+
+
+def logs_folder(*parts: str) -> Path:
+    """A folder of optout's logs in the Dagster home, created."""
+    folder = ensure_home().joinpath(LOGS_FOLDER, *parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def get_instance() -> DagsterInstance:

@@ -45,7 +45,7 @@ def dagster_webserver(home: Path, env: dict | None = None):
     process = subprocess.Popen(
         [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO_ROOT,
-        env={**os.environ, **(env or {}), "DAGSTER_HOME": str(home)},
+        env={**os.environ, **(env or {}), "DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # it ignores SIGTERM alone: stop the whole group

@@ -44,7 +44,7 @@ class PostgresServer:
             ) as connection,
             connection.cursor() as cursor,
         ):
-            cursor.execute(sql, params)
+            cursor.execute(sql, params or None)  # without parameters, a % is a percent sign
             return cursor.fetchall()
 
 

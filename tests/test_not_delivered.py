@@ -221,7 +221,7 @@ def _lake_folders(ws) -> dict[str, list[str]]:
 
 
 def _run_logs(ws) -> list[str]:
-    return sorted(path.name for path in (ws.dagster_home / "logs").glob("optout-run-*.log"))
+    return sorted(path.name for path in (ws.dagster_home / "optout-logs").glob("optout-run-*.log"))
 
 
 def _days_named(names) -> list[dt.date]:

@@ -29,7 +29,7 @@ from orchestration.commands.common import CliError, check_first_day, progress, s
 from orchestration.console import RunConsole
 from orchestration.dbt_assets import DBT_ASSETS_NAME
 from orchestration.ingest_assets import WRITABLE_PROBE_SECONDS, undelivered_tags
-from orchestration.instance import ensure_home, get_instance
+from orchestration.instance import get_instance, logs_folder
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
 from orchestration.run_health import reap_dead_runs, this_process_tags
 from orchestration.run_outcome import CheckVerdict, run_outcome
@@ -104,9 +104,8 @@ def delivered_range(settings: Settings, start: dt.date, end: dt.date) -> tuple[d
 
 
 def new_log_path() -> Path:
-    """A fresh file for the full log of one run: $DAGSTER_HOME/logs/optout-run-<UTC time>.log."""
-    folder = ensure_home() / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
+    """A fresh file for the full log of one run: $DAGSTER_HOME/optout-logs/optout-run-<UTC time>.log."""
+    folder = logs_folder()
     return folder / f"optout-run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
 
 

@@ -21,7 +21,7 @@ from assets.config import REPO_ROOT
 from assets.processes import venv_program
 from orchestration.commands.common import CliError, progress, settings
 from orchestration.commands.supervise import Program, Supervisor
-from orchestration.instance import ensure_home, get_instance
+from orchestration.instance import ensure_home, get_instance, logs_folder
 
 # the name the repository's workspace.yaml gives the code location (its module): schedules
 # and sensors turned on under one name must be found under the same name by the daemon
@@ -48,7 +48,7 @@ def serve_workspace(home: Path, code_host: str, code_port: int) -> Path:
 def programs(home: Path, host: str, port: int, code_port: int) -> list[Program]:
     workspace = serve_workspace(home, "127.0.0.1", code_port)
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    logs = home / "logs" / "serve"
+    logs = logs_folder("serve")
     return [
         Program(
             "code-server",
@@ -118,7 +118,7 @@ def serve_command(args: argparse.Namespace) -> None:
         f"serving Dagster: webserver {ui}, code server 127.0.0.1:{args.code_port}, daemon; Ctrl-C stops them"
     )
     print(f"  instance:  {home} (history in {storage})")
-    print(f"  logs:      {home / 'logs' / 'serve'}/<program>.log")
+    print(f"  logs:      {logs_folder('serve')}/<program>.log")
     print("  schedules: `optout automation status` (and `on` to start the daily runs)")
     supervisor = Supervisor(
         chosen, progress, on_tick=_announce_once_up(f"http://127.0.0.1:{args.port}/server_info", ui)
