@@ -18,12 +18,14 @@ from assets.generator.simulate import PlantedCampaign
 from assets.ingest.readers import UnreadableFileError
 from assets.warehouse_holder import WarehouseBusyError
 from orchestration.commands.common import CliError
+from orchestration.instance import InstanceUnreachableError
 
 # the errors the project raises on purpose, each with a message a user acts on
 EXPECTED_ERRORS = (
     CliError,
     ExportRangeError,
     FileWriteError,
+    InstanceUnreachableError,
     SettingError,
     UnreadableFileError,
     WarehouseBusyError,

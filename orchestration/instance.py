@@ -125,8 +125,38 @@ def logs_folder(*parts: str) -> Path:
     return folder
 
 
+class InstanceUnreachableError(Exception):
+    """The instance's PostgreSQL server did not answer; the message says where (no password)."""
+
+
 def get_instance() -> DagsterInstance:
     home = ensure_home()
     with _setting_up(home):
         # the storages (runs, event log index, schedules) are created as the instance opens
-        return DagsterInstance.get()
+        try:
+            return DagsterInstance.get()
+        except Exception as exc:
+            url = load_settings().dagster_postgres_url
+            if url is None or not _is_connection_error(exc):
+                raise
+            from orchestration.postgres_storage import shown_url
+
+            raise InstanceUnreachableError(
+                f"cannot reach the Dagster instance's PostgreSQL at {shown_url(url.get_secret_value())} "
+                f"(OPTOUT_DAGSTER_POSTGRES_URL): {_first_cause(exc)}"
+            ) from None
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import sqlalchemy.exc
+    from dagster_postgres.utils import DagsterPostgresException
+
+    return isinstance(exc, DagsterPostgresException | sqlalchemy.exc.OperationalError)
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The driver's own words (connection refused, authentication failed), on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

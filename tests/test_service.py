@@ -224,7 +224,7 @@ def test_automation_runs_a_new_day_once_and_the_marts_equal_optout_run(
 
 
 def test_optout_run_beside_the_service_goes_through_its_queue(service, service_env, postgres):
-    args = ["run", "--start", EXPORT_DAYS[-2].isoformat(), "--end", NEW_DAY.isoformat()]
+    args = ["run", "--start", EXPORT_DAYS[-3].isoformat(), "--end", EXPORT_DAYS[-2].isoformat()]
     first = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", *args],
         env={**os.environ, **service_env},

@@ -108,14 +108,13 @@ class Supervisor:
         if not self.restart:
             self._stop_reason = f"{child.program.name} exited ({describe_exit(code)})"
             return
-        child.backoff = (
-            FIRST_BACKOFF_SECONDS if ran >= STABLE_SECONDS else min(child.backoff * 2, MAX_BACKOFF_SECONDS)
-        )
-        child.start_at = now + child.backoff
+        delay = FIRST_BACKOFF_SECONDS if ran >= STABLE_SECONDS else child.backoff
+        child.backoff = min(delay * 2, MAX_BACKOFF_SECONDS)  # the next one, should it die again soon
+        child.start_at = now + delay
         where = f"; its log: {child.program.log}" if child.program.log else ""
         self.say(
             f"{child.program.name} exited ({describe_exit(code)}) after {ran:.0f} s; "
-            f"restarting it in {child.backoff:.0f} s{where}"
+            f"restarting it in {delay:.0f} s{where}"
         )
 
     def _start(self, child: _Child) -> None:
