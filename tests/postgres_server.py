@@ -31,21 +31,32 @@ class PostgresServer:
     @property
     def url(self) -> str:
         """What a user puts in OPTOUT_DAGSTER_POSTGRES_URL."""
-        return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.database_url(DATABASE)
 
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def database_url(self, database: str) -> str:
+        return f"postgresql://{USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _connect(self, database: str):
         import psycopg2  # dagster-postgres's driver
 
-        with (
-            contextlib.closing(
-                psycopg2.connect(
-                    host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname=DATABASE
-                )
-            ) as connection,
-            connection.cursor() as cursor,
-        ):
+        return contextlib.closing(
+            psycopg2.connect(
+                host="127.0.0.1", port=self.port, user=USER, password=self.password, dbname=database
+            )
+        )
+
+    def query(self, sql: str, params: tuple = (), database: str = DATABASE) -> list[tuple]:
+        with self._connect(database) as connection, connection.cursor() as cursor:
             cursor.execute(sql, params or None)  # without parameters, a % is a percent sign
             return cursor.fetchall()
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database of the server: its URL."""
+        with self._connect(DATABASE) as connection:
+            connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+            with connection.cursor() as cursor:
+                cursor.execute(f'create database "{name}"')
+        return self.database_url(name)
 
 
 def bin_dir() -> Path:

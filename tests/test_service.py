@@ -340,3 +340,17 @@ def test_a_sqlite_history_is_copied_into_postgresql(postgres, tmp_path, generate
         database="copied",
     )
     assert materialized is not None and latest[0][0] == 1
+
+
+def test_dagster_instance_migrate_works_on_the_postgresql_instance(service_env, first_run):
+    """The upgrade step of docs/deploy.md, with the service's environment."""
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "instance", "migrate"],
+        env={**os.environ, **service_env, "DAGSTER_DISABLE_TELEMETRY": "1"},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Updating run storage" in result.stdout + result.stderr
