@@ -13,12 +13,14 @@ from orchestration.checks import quality_checks
 from orchestration.dbt_assets import build_dbt_assets, dbt_resource
 from orchestration.dbt_project import ensure_manifest
 from orchestration.export_assets import build_export_assets
+from orchestration.freshness import build_freshness_sensor, newest_export_day_fresh
 from orchestration.ingest_assets import build_ingest_assets
 from orchestration.jobs import build_everything_job
 from orchestration.partitions import export_days
 from orchestration.progress_logger import progress_logger
 from orchestration.report_asset import build_report_asset
 from orchestration.resources import OptoutPaths
+from orchestration.run_alerts import build_run_alert_sensors
 from orchestration.schedules import build_daily_schedule, build_landing_sensor, dead_run_sensor
 from orchestration.serving_asset import build_serving_asset
 
@@ -38,10 +40,15 @@ def build_definitions(settings: Settings) -> Definitions:
             build_serving_asset(partitions, dbt_models),
             build_alerts_asset(partitions),
         ],
-        asset_checks=[*quality_checks, *alert_checks],
+        asset_checks=[*quality_checks, *alert_checks, newest_export_day_fresh],
         jobs=[everything],
         schedules=[build_daily_schedule(everything, settings, first_day)],
-        sensors=[build_landing_sensor(everything, settings, first_day), dead_run_sensor],
+        sensors=[
+            build_landing_sensor(everything, settings, first_day),
+            dead_run_sensor,
+            *build_run_alert_sensors(settings),
+            build_freshness_sensor(settings),
+        ],
         resources={"paths": OptoutPaths(), "dbt": dbt_resource(settings)},
         loggers={"optout_progress": progress_logger},
     )

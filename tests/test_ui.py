@@ -38,7 +38,13 @@ def test_every_definition_loads_without_errors(webserver):
     assert location["__typename"] == "RepositoryLocation", location
     repository = data["repositoriesOrError"]["nodes"][0]
     assert [s["name"] for s in repository["schedules"]] == ["daily_schedule"]
-    assert sorted(s["name"] for s in repository["sensors"]) == ["dead_run_sensor", "landing_sensor"]
+    assert sorted(s["name"] for s in repository["sensors"]) == [
+        "dead_run_sensor",
+        "landing_sensor",
+        "marts_freshness_sensor",
+        "run_canceled_alert_sensor",
+        "run_failure_alert_sensor",
+    ]
     nodes = {"/".join(n["assetKey"]["path"]): n for n in data["assetNodes"]}
     for key in (
         "lake/messages",
@@ -57,6 +63,7 @@ def test_every_definition_loads_without_errors(webserver):
         "unique_fct_opt_outs_opt_out_id",
         "no_opt_out_rate_alerts",
         "no_campaign_alerts",
+        "newest_export_day_fresh",
     } <= checks
     assert nodes["alerts/early_warnings"]["groupName"] == "alerts"
 

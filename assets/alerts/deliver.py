@@ -4,7 +4,8 @@
 whole or not at all). With `OPTOUT_ALERT_WEBHOOK` set, each alert not sent before is POSTed
 as its own Slack message (`text` plus one `mrkdwn` block); what was sent is kept in
 `alerts/sent.json`, so a re-run sends nothing twice. A delivery that fails is logged and
-retried by the next run; it never fails the run.
+retried by the next run; it never fails the run. `post_message` sends any other message
+(failed runs, stale marts) the same way.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def _read_ledger(path: Path, log: Callable[[str], None]) -> dict:
 
 
 def slack_message(kind: str, row: dict) -> dict:
+    row = {key: mrkdwn_escaped(value) if isinstance(value, str) else value for key, value in row.items()}
     if kind == "day":
         text = (
             f":warning: Opt-out rate alert: {row['platform']} on {row['date']}: "
@@ -111,7 +113,37 @@ def slack_message(kind: str, row: dict) -> dict:
             f"pressure ({_times(row['ratio'])}, {row['p_shown']}). Review its frequency, targeting and "
             "relevance."
         )
+    return text_message(text)
+
+
+def text_message(text: str) -> dict:
+    """A Slack-compatible message: `text` (notifications, clients without blocks) and one mrkdwn block."""
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def mrkdwn_escaped(text: str) -> str:
+    """Text from data, safe in a Slack message: a campaign named `<!channel>` pings nobody and
+    `<http://x|y>` links nowhere (Slack's own escaping: only &, < and > are control characters)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class DeliveryError(Exception):
+    """A message the webhook did not take, in one line that never repeats the webhook's URL."""
+
+
+def post_message(url: str, text: str) -> None:
+    """POST one Slack-compatible message (`text` is mrkdwn, its data already escaped).
+
+    Raises DeliveryError when it was not delivered; the caller decides whether to try again.
+    """
+    try:
+        _post(url, text_message(text))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP {exc.code}"
+        # the URL of an incoming webhook is its secret: never in a log line
+        raise DeliveryError(str(reason).replace(url, "OPTOUT_ALERT_WEBHOOK")) from None
 
 
 def _times(ratio: float | None) -> str:
