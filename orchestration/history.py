@@ -40,6 +40,7 @@ def copy_history(
             copied.unfinished += 1
             say(f"run {run.run_id[:8]} is {run.status.value.lower()}: left out (copy it once it has ended)")
             continue
+        _copy_snapshots(source, target, run)
         target.add_run(run)
         cursor = None
         while True:
@@ -59,3 +60,12 @@ def copy_history(
             target.add_instigator_state(state)
             copied.instigators += 1
     return copied
+
+
+def _copy_snapshots(source: DagsterInstance, target: DagsterInstance, run) -> None:
+    """The job and execution plan snapshots a run points at (the UI draws the run from them)."""
+    if run.job_snapshot_id and not target.has_job_snapshot(run.job_snapshot_id):
+        target.add_snapshot(source.get_job_snapshot(run.job_snapshot_id))
+    plan = run.execution_plan_snapshot_id
+    if plan and not target.has_snapshot(plan):
+        target.add_snapshot(source.get_execution_plan_snapshot(plan))

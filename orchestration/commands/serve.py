@@ -46,53 +46,27 @@ def serve_workspace(home: Path, code_host: str, code_port: int) -> Path:
 
 
 def programs(home: Path, host: str, port: int, code_port: int) -> list[Program]:
-    workspace = serve_workspace(home, "127.0.0.1", code_port)
+    workspace = str(serve_workspace(home, "127.0.0.1", code_port))
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     logs = logs_folder("serve")
+    code_server = [
+        *(venv_program("dagster"), "code-server", "start", "--host", "127.0.0.1", "--port", str(code_port)),
+        *("--module-name", LOCATION_NAME, "--location-name", LOCATION_NAME),
+        *("--working-directory", str(REPO_ROOT)),
+    ]
+    webserver = [
+        venv_program("dagster-webserver"),
+        "--workspace",
+        workspace,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    daemon = [venv_program("dagster-daemon"), "run", "--workspace", workspace]
     return [
-        Program(
-            "code-server",
-            [
-                venv_program("dagster"),
-                "code-server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(code_port),
-                "--module-name",
-                LOCATION_NAME,
-                "--working-directory",
-                str(REPO_ROOT),
-                "--location-name",
-                LOCATION_NAME,
-            ],  # fmt: skip
-            env,
-            REPO_ROOT,
-            logs / "code-server.log",
-        ),  # fmt: skip
-        Program(
-            "webserver",
-            [
-                venv_program("dagster-webserver"),
-                "--workspace",
-                str(workspace),
-                "--host",
-                host,
-                "--port",
-                str(port),
-            ],
-            env,
-            REPO_ROOT,
-            logs / "webserver.log",
-        ),  # fmt: skip
-        Program(
-            "daemon",
-            [venv_program("dagster-daemon"), "run", "--workspace", str(workspace)],
-            env,
-            REPO_ROOT,
-            logs / "daemon.log",
-        ),  # fmt: skip
+        Program(name, command, env, REPO_ROOT, logs / f"{name}.log")
+        for name, command in zip(PROGRAMS, (code_server, webserver, daemon), strict=True)
     ]
 
 
@@ -121,7 +95,9 @@ def serve_command(args: argparse.Namespace) -> None:
     print(f"  logs:      {logs_folder('serve')}/<program>.log")
     print("  schedules: `optout automation status` (and `on` to start the daily runs)")
     supervisor = Supervisor(
-        chosen, progress, on_tick=_announce_once_up(f"http://127.0.0.1:{args.port}/server_info", ui)
+        chosen,
+        progress,
+        on_tick=_announce_once_up(f"http://{_reachable(args.host)}:{args.port}/server_info", ui),
     )
     reason = supervisor.run()
     progress(f"stopped ({reason}): code server, webserver and daemon ended")
@@ -145,6 +121,11 @@ def _announce_once_up(probe_url: str, ui: str):
             progress(f"the UI answers on {ui}")
 
     return tick
+
+
+def _reachable(host: str) -> str:
+    """Where this machine reaches a server listening on `host` (every address: the loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _listens(name: str, args: argparse.Namespace) -> tuple[str, int]:
