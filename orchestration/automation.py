@@ -17,8 +17,17 @@ from dagster import DagsterInstance
 
 from assets.config import REPO_ROOT
 from assets.processes import venv_program
+from orchestration.freshness import FRESHNESS_SENSOR, FRESHNESS_SENSOR_SECONDS
+from orchestration.run_alerts import RUN_CANCELED_SENSOR, RUN_FAILURE_SENSOR, RUN_STATUS_SENSOR_SECONDS
 from orchestration.run_queue import DAEMON_HEARTBEAT_SECONDS
-from orchestration.schedules import DAILY_SCHEDULE, LANDING_SENSOR, LANDING_SENSOR_SECONDS, next_schedule_tick
+from orchestration.schedules import (
+    DAILY_SCHEDULE,
+    DEAD_RUN_SENSOR,
+    DEAD_RUN_SENSOR_SECONDS,
+    LANDING_SENSOR,
+    LANDING_SENSOR_SECONDS,
+    next_schedule_tick,
+)
 
 AUTOMATION = {DAILY_SCHEDULE: "schedule", LANDING_SENSOR: "sensor"}
 SCHEDULER_DAEMONS = ("SCHEDULER", "SENSOR")
@@ -66,13 +75,27 @@ class InstigatorStatus:
     next_tick: dt.datetime | None
 
 
+# the sensors that are on unless someone turns them off in the UI, and their intervals
+ALWAYS_ON = {
+    RUN_FAILURE_SENSOR: RUN_STATUS_SENSOR_SECONDS,
+    RUN_CANCELED_SENSOR: RUN_STATUS_SENSOR_SECONDS,
+    FRESHNESS_SENSOR: FRESHNESS_SENSOR_SECONDS,
+    DEAD_RUN_SENSOR: DEAD_RUN_SENSOR_SECONDS,
+}
+
+
 def status(instance: DagsterInstance, now: dt.datetime | None = None) -> list[InstigatorStatus]:
+    """The automation's schedule and sensor first, then the sensors that are always on."""
     now = now or dt.datetime.now(dt.UTC)
     states = {state.instigator_name: state for state in instance.all_instigator_state()}
     found = []
-    for name, kind in AUTOMATION.items():
+    for name in [*AUTOMATION, *ALWAYS_ON]:
+        kind = AUTOMATION.get(name, "sensor")
         state = states.get(name)
-        running = state is not None and state.status.value == "RUNNING"
+        if name in ALWAYS_ON:  # a sensor on by default has no stored state until it is toggled
+            running = state is None or state.status.value in ("RUNNING", "DECLARED_IN_CODE")
+        else:
+            running = state is not None and state.status.value == "RUNNING"
         ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1) if state else []
         tick = ticks[0] if ticks else None
         last = dt.datetime.fromtimestamp(tick.timestamp, dt.UTC) if tick else None
@@ -81,7 +104,8 @@ def status(instance: DagsterInstance, now: dt.datetime | None = None) -> list[In
         elif kind == "schedule":
             upcoming = next_schedule_tick(now)
         else:
-            upcoming = max(now, last + dt.timedelta(seconds=LANDING_SENSOR_SECONDS)) if last else now
+            interval = ALWAYS_ON.get(name, LANDING_SENSOR_SECONDS)
+            upcoming = max(now, last + dt.timedelta(seconds=interval)) if last else now
         found.append(InstigatorStatus(name, kind, running, last, _outcome(tick), upcoming))
     return found
 

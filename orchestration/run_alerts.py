@@ -27,6 +27,7 @@ from orchestration.run_outcome import run_outcome
 
 RUN_FAILURE_SENSOR = "run_failure_alert_sensor"
 RUN_CANCELED_SENSOR = "run_canceled_alert_sensor"
+RUN_STATUS_SENSOR_SECONDS = 30  # how often a run status sensor looks (Dagster's default)
 # a section block holds at most 3,000 characters: the reasons that fit, then how many did not
 MESSAGE_LIMIT = 2900
 REASON_WIDTH = 300
@@ -86,7 +87,11 @@ def alert_run(context: RunStatusSensorContext, settings: Settings) -> SkipReason
 def build_run_alert_sensors(settings: Settings) -> list[SensorDefinition]:
     # every run of the instance: a run `optout run` executes in its own process has no code
     # location, and a sensor watching only its own location would never see it fail
-    common = {"default_status": DefaultSensorStatus.RUNNING, "monitor_all_code_locations": True}
+    common = {
+        "default_status": DefaultSensorStatus.RUNNING,
+        "monitor_all_code_locations": True,
+        "minimum_interval_seconds": RUN_STATUS_SENSOR_SECONDS,
+    }
 
     @run_failure_sensor(
         name=RUN_FAILURE_SENSOR,

@@ -33,6 +33,8 @@ from orchestration.run_health import reap_dead_runs
 DAILY_SCHEDULE = "daily_schedule"
 LANDING_SENSOR = "landing_sensor"
 LANDING_SENSOR_SECONDS = 60
+DEAD_RUN_SENSOR = "dead_run_sensor"
+DEAD_RUN_SENSOR_SECONDS = 60
 # the daily run starts at 04:00 UTC once yesterday's export has landed: the schedule looks
 # every hour from then until the end of the day, and requests the day's run once
 FIRST_HOUR, LAST_HOUR = 4, 23
@@ -158,7 +160,8 @@ def build_landing_sensor(job, settings: Settings, first_day: dt.date) -> SensorD
 
 
 @sensor(
-    minimum_interval_seconds=60,
+    name=DEAD_RUN_SENSOR,
+    minimum_interval_seconds=DEAD_RUN_SENSOR_SECONDS,
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Every minute: marks runs whose process is gone (killed, crashed) as failed, so the "

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -199,7 +200,10 @@ def test_automation_runs_a_new_day_once_and_the_marts_equal_optout_run(
     service, service_env, service_ws, generated, postgres, tmp_path_factory
 ):
     result = optout(service_env, "automation", "on")
-    assert "daily_schedule   on" in result.stdout and "landing_sensor   on" in result.stdout
+    assert re.search(r"daily_schedule +on ", result.stdout) and re.search(
+        r"landing_sensor +on ", result.stdout
+    )
+    assert re.search(r"run_failure_alert_sensor +on ", result.stdout)
     runs_before = len(runs_in_postgres(postgres))
     # the sensor's first tick: the six days the lake already holds are not run again
     wait_until(lambda: "skipped" in optout(service_env, "automation", "status").stdout, 150, "the first tick")

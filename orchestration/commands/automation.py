@@ -20,15 +20,17 @@ def automation_command(args: argparse.Namespace) -> None:
             switch(args.action == "on")
         except AutomationError as exc:
             raise CliError(str(exc)) from None
+    served = daemon_alive(instance)
     for item in status(instance):
-        print(
-            f"  {item.name:<16} {'on ' if item.running else 'off'}  last tick: {_when(item.last_tick)} ({item.last_outcome})"
-        )
+        state = "on " if item.running else "off"
+        print(f"  {item.name:<26} {state}  last tick: {_when(item.last_tick)} ({item.last_outcome})")
         if item.running:
-            print(f"  {'':<16}      next tick: {_when(item.next_tick)}")
-    if not daemon_alive(instance):
+            upcoming = _when(item.next_tick) if served else "when a Dagster daemon runs"
+            print(f"  {'':<26}      next tick: {upcoming}")
+    if not served:
         print(
-            "  no Dagster daemon serves this instance now: nothing fires until `optout serve` (or the daemon's service) runs"
+            "  no Dagster daemon serves this instance now: nothing fires until `optout serve` "
+            "(or the daemon's service) runs"
         )
 
 
