@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from assets.config import REPO_ROOT, load_settings, read_settings
+from assets.config import load_settings, read_settings
 from assets.generator.run import generate
+from tests.helpers import run_optout
 
 SAMPLE_START = dt.date(2026, 1, 1)
 
@@ -43,19 +43,7 @@ class Workspace:
 
     def optout(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run the `optout` CLI in a fresh process, as a user would."""
-        result = subprocess.run(
-            [sys.executable, "-m", "orchestration.cli", *args],
-            env={**os.environ, **self.env()},
-            capture_output=True,
-            text=True,
-            cwd=REPO_ROOT,
-            timeout=900,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-            )
-        return result
+        return run_optout(self.env(), *args, check=check)
 
 
 def make_workspace(root: Path, dbt_target: str | None = None) -> Workspace:

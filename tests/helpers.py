@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 
+from assets.config import REPO_ROOT
 from assets.ingest.day import ingest_table_day
 from assets.ingest.lake import DATA_FILE, QUARANTINE_FILE, day_dir
 
@@ -81,3 +85,22 @@ def chromium(profile: Path, url: str, *extra: str, window: str = "1400,900", bud
         f"--user-data-dir={profile}", f"--window-size={window}", f"--virtual-time-budget={budget_ms}",
     ]  # fmt: skip
     return subprocess.run([*flags, *extra, url], capture_output=True, text=True, timeout=120)
+
+
+def run_optout(
+    env: dict[str, str], *args: str, check: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """The `optout` CLI in a fresh process with `env` over this environment, as a user runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import pytest
 
-from assets.config import REPO_ROOT, SettingError, load_settings
+from assets.config import SettingError, load_settings
 from orchestration.instance import ensure_home, instance_yaml
 from orchestration.postgres_storage import driver_url, shown_url
+from tests.helpers import run_optout
 
 SECRET = "s3cr3t-pass"
 
 
 def optout(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
+    return run_optout(env, *args, check=False, timeout=300)
 
 
 @pytest.mark.quick

@@ -122,10 +122,8 @@ def failed_ingest_run(workspace, instance, monkeypatch):
 # --- failed and canceled runs ------------------------------------------------------------------
 
 
-def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
-    workspace, instance, hook, monkeypatch
-):
-    result = failed_ingest_run(workspace, instance, monkeypatch)
+def failure_sensor_tick(instance, result):
+    """The failure sensor, and the context of its tick about the failed run of `result`."""
     sensor = {s.name: s for s in build_run_alert_sensors(read_settings())}[RUN_FAILURE_SENSOR]
     context = build_run_status_sensor_context(
         sensor_name=RUN_FAILURE_SENSOR,
@@ -133,6 +131,14 @@ def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
         dagster_instance=instance,
         dagster_run=instance.get_run_by_id(result.run_id),
     )
+    return sensor, context
+
+
+def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
+    workspace, instance, hook, monkeypatch
+):
+    result = failed_ingest_run(workspace, instance, monkeypatch)
+    sensor, context = failure_sensor_tick(instance, result)
     assert sensor(context) is None
     assert len(hook.messages) == 1
     (text,) = hook.texts
@@ -209,13 +215,7 @@ def test_the_sensor_tick_posts_each_run_once_and_a_lost_message_is_not_retried(
 def test_without_a_webhook_the_sensor_posts_nothing_and_says_so(workspace, instance, monkeypatch):
     monkeypatch.delenv("OPTOUT_ALERT_WEBHOOK", raising=False)
     result = failed_ingest_run(workspace, instance, monkeypatch)
-    sensor = {s.name: s for s in build_run_alert_sensors(read_settings())}[RUN_FAILURE_SENSOR]
-    context = build_run_status_sensor_context(
-        sensor_name=RUN_FAILURE_SENSOR,
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(result.run_id),
-    )
+    sensor, context = failure_sensor_tick(instance, result)
     skipped = sensor(context)
     assert isinstance(skipped, SkipReason)
     assert skipped.skip_message == f"OPTOUT_ALERT_WEBHOOK is not set: nothing posted for run {result.run_id}"

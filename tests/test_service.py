@@ -29,6 +29,7 @@ from assets.contract import TABLE_NAMES
 from tests.conftest import Workspace, make_workspace
 from tests.dagster_ui import graphql
 from tests.faults import serving_tables
+from tests.helpers import run_optout as optout
 from tests.postgres_server import PostgresServer, throwaway_postgres
 from tests.service import (
     assert_all_gone,
@@ -71,22 +72,6 @@ class Webhook:
 
     def texts(self) -> list[str]:
         return [message["text"] for message in self.received]
-
-
-def optout(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=900,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"optout {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
-    return result
 
 
 def land(generated: Path, landing: Path, days: list[dt.date]) -> None:
