@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from assets.config import REPO_ROOT
 from assets.processes import venv_program
 from orchestration.freshness import FRESHNESS_SENSOR, FRESHNESS_SENSOR_SECONDS
 from orchestration.run_alerts import RUN_CANCELED_SENSOR, RUN_FAILURE_SENSOR, RUN_STATUS_SENSOR_SECONDS
-from orchestration.run_queue import DAEMON_HEARTBEAT_SECONDS
+from orchestration.run_queue import daemon_beating
 from orchestration.schedules import (
     DAILY_SCHEDULE,
     DEAD_RUN_SENSOR,
@@ -128,8 +127,4 @@ def _outcome(tick) -> str:
 
 def daemon_alive(instance: DagsterInstance) -> bool:
     """Whether a dagster-daemon fires this instance's schedules and sensors now."""
-    beats = instance.get_daemon_heartbeats()
-    return all(
-        (beat := beats.get(daemon)) is not None and time.time() - beat.timestamp < DAEMON_HEARTBEAT_SECONDS
-        for daemon in SCHEDULER_DAEMONS
-    )
+    return all(daemon_beating(instance, daemon) for daemon in SCHEDULER_DAEMONS)

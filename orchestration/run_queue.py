@@ -42,10 +42,15 @@ class QueueTimeoutError(Exception):
     """The run could not start within the time it was given; the message names the blocker."""
 
 
+def daemon_beating(instance: DagsterInstance, daemon: str) -> bool:
+    """Whether this part of a dagster-daemon (QUEUED_RUN_COORDINATOR, SCHEDULER, ...) beat lately."""
+    heartbeat = instance.get_daemon_heartbeats().get(daemon)
+    return heartbeat is not None and time.time() - heartbeat.timestamp < DAEMON_HEARTBEAT_SECONDS
+
+
 def daemon_serves(instance: DagsterInstance) -> bool:
     """Whether a live dagster-daemon dequeues this instance's runs."""
-    heartbeat = instance.get_daemon_heartbeats().get(QUEUE_DAEMON)
-    return heartbeat is not None and time.time() - heartbeat.timestamp < DAEMON_HEARTBEAT_SECONDS
+    return daemon_beating(instance, QUEUE_DAEMON)
 
 
 def max_concurrent_runs(instance: DagsterInstance) -> int:
