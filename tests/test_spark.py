@@ -23,14 +23,14 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.config import read_settings
+from assets.config import REPO_ROOT, read_settings
 from assets.contract import TABLE_NAMES
 from assets.generator.run import generate
 from assets.generator.simulate import default_plants
 from assets.ingest.day import ingest_table_day
 from orchestration.dbt_project import DBT_PROJECT_DIR
 from orchestration.spark_build import publish_spark_tables
-from tests.conftest import REPO_ROOT, make_workspace
+from tests.conftest import make_workspace
 from tests.dbt_runner import dbt
 from tests.reference.compare import KEYS, differences, warehouse_rows
 from tests.reference.metrics import all_marts
