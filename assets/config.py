@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     serving_dir: Path = Field(Path("data/serving"), description="the read-only copy BI tools read")
     bi_dir: Path = Field(Path("data/bi"), description="Apache Superset's own venv and state")
     bench_dir: Path = Field(Path("data/bench"), description="`optout bench` workspaces and figures")
+    privacy_dir: Path = Field(
+        Path("data/privacy"),
+        description="the suppression list of erased people (salted hashes), its salt and the erasure request log",
+    )
     dbt_target: Literal["duckdb", "spark"] = Field("duckdb", description="the engine dbt builds on")
     spark_warehouse: Path = Field(Path("data/spark-warehouse"), description="the spark target's tables")
     first_day: dt.date | None = Field(
@@ -82,6 +86,12 @@ class Settings(BaseSettings):
     ui_url: str = Field(
         "http://127.0.0.1:3000", description="where people open the Dagster UI (links in messages)"
     )
+    retention_days: int | None = Field(
+        None,
+        gt=0,
+        description="landing, lake and quarantine days older than this many days are removed by each run "
+        "(default: keep everything)",
+    )
     max_staleness_hours: float = Field(
         30,
         gt=0,
@@ -96,6 +106,7 @@ class Settings(BaseSettings):
         "serving_dir",
         "bi_dir",
         "bench_dir",
+        "privacy_dir",
         "spark_warehouse",
     )
     @classmethod

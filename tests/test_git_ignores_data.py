@@ -32,6 +32,7 @@ def test_every_default_output_folder_under_data_is_ignored(monkeypatch):
         defaults.serving_dir,
         defaults.bi_dir,
         defaults.bench_dir,
+        defaults.privacy_dir,
         defaults.spark_warehouse,
         DEFAULT_HOME,
     ]
