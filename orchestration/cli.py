@@ -182,6 +182,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     copy.add_argument("--from", dest="source", required=True, help="the Dagster home to copy from")
 
+    subject = commands.add_parser(
+        "subject", help="what the project holds about people (export), or erase them from every copy"
+    )
+    subject_commands = subject.add_subparsers(dest="subject_command", required=True)
+    subject_export = subject_commands.add_parser(
+        "export", help="everything held about the people, with provenance, as one JSON document"
+    )
+    subject_erase = subject_commands.add_parser(
+        "erase",
+        help="remove the people from every copy (landing to serving, exports, logs) and suppress them "
+        "from then on; run it again to finish one cut short",
+    )
+    for command in (subject_export, subject_erase):
+        command.add_argument("--user", action="append", metavar="ID", help="a user id (repeatable)")
+        command.add_argument(
+            "--external-id", action="append", metavar="ID", help="an external id (repeatable)"
+        )
+    subject_export.add_argument("--out", required=True, help="the JSON file to write")
+    subject_erase.add_argument(
+        "--from-file",
+        action="append",
+        metavar="FILE",
+        help="a CSV file whose header names user_id and/or external_id (repeatable)",
+    )
+    subject_erase.add_argument("--reason", help="why (kept in the request log)")
+
     bench = commands.add_parser(
         "bench",
         help="measure generator, ingestion, backfill and daily runs at a size, against baselines and targets",

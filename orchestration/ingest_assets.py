@@ -21,7 +21,9 @@ from assets.ingest.day import ingest_days, unrecognised_day_folders
 from assets.ingest.delivered import day_spans, undelivered_days
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
+from assets.ingest.retention import past_retention, today_utc
 from assets.ingest.validate import typed_schema
+from assets.privacy.suppression import SuppressionList
 from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration import console
 from orchestration.partitions import partition_days
@@ -29,6 +31,8 @@ from orchestration.resources import OptoutPaths
 from orchestration.run_queue import SETTINGS_TAG, wait_for_earlier_runs
 
 LAKE_KEY_PREFIX = "lake"
+# the step before every ingestion: removes the days older than the retention (retention_asset.py)
+RETENTION_KEY = AssetKey([LAKE_KEY_PREFIX, "retention"])
 # a run with this tag records the export days no table delivered as days of zero records
 # (`optout run --undelivered-as-zero`); without it, it leaves them out (assets/ingest/delivered.py)
 UNDELIVERED_TAG = "optout/undelivered"
@@ -63,6 +67,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
 
     @asset(
         key=lake_asset_key(table),
+        deps=[RETENTION_KEY],
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         group_name="ingest",
@@ -80,6 +85,9 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
     )
     def ingest(context: AssetExecutionContext, paths: OptoutPaths) -> MaterializeResult:
         days = partition_days(context)
+        expired = past_retention(days, paths.settings.retention_days, today_utc())
+        if expired:  # never brought back into the lake (a selection without lake/retention)
+            raise Failure(description=f"{table}: nothing ingested: {expired}")
         before_writing(context, paths, table)
         clean_leftovers(paths.lake, table)
         ignored_folders = unrecognised_day_folders(paths.landing, table)
@@ -88,11 +96,14 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         # after the wait for earlier runs: what has landed is read when the run's turn comes
         not_delivered = days_left_out(context, paths, table, days)
         days = sorted(set(days) - set(not_delivered))
-        totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0}
+        totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0, "suppressed": 0}
+        suppression = SuppressionList.load(paths.settings.privacy_dir)
         unknown: list[str] = []
         skipped: list[str] = []
         failed: list[str] = []
-        for index, (day, result) in enumerate(ingest_days(paths.landing, paths.lake, table, days), start=1):
+        for index, (day, result) in enumerate(
+            ingest_days(paths.landing, paths.lake, table, days, suppression), start=1
+        ):
             if isinstance(result, UnreadableFileError):
                 # this day keeps its previous version; the other days of the run go on
                 failed.append(f"{day}: {result}")
@@ -103,6 +114,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             totals["quarantined"] += result.records_quarantined
             totals["duplicate"] += result.records_duplicate
             totals["files"] += result.files_read
+            totals["suppressed"] += result.records_suppressed
             unknown += [f"dt={day}/{name}" for name in result.unknown_files]
             skipped += [f"dt={day}/{entry}" for entry in result.skipped_files]
             console.progress(context.op_def.name, index, len(days), "days")
@@ -110,6 +122,11 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
                 f"{table}: day {index}/{len(days)} ({day}) read {result.records_read}, "
                 f"loaded {result.records_loaded}, quarantined {result.records_quarantined}, "
                 f"duplicate {result.records_duplicate}"
+            )
+        if totals["suppressed"]:
+            context.log.info(
+                f"{table}: {totals['suppressed']} records of erased people left out (the suppression list, "
+                "docs/privacy.md); they are counted nowhere else"
             )
         # warned before a failure is raised: what was not read matters most when a day failed
         if unknown:
@@ -134,6 +151,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
                 "records_loaded": totals["loaded"],
                 "records_quarantined": totals["quarantined"],
                 "records_duplicate": totals["duplicate"],
+                "records_of_erased_people_left_out": totals["suppressed"],
                 "dagster/row_count": totals["loaded"],
                 "unknown_files": MetadataValue.json(unknown),
                 "skipped_files": MetadataValue.json(skipped),
@@ -145,13 +163,15 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
     return ingest
 
 
-def before_writing(context: AssetExecutionContext, paths: OptoutPaths, table: str) -> None:
+def before_writing(
+    context: AssetExecutionContext, paths: OptoutPaths, table: str, nothing: str = "nothing ingested"
+) -> None:
     """What must hold before a run touches the lake; a Failure in one line otherwise."""
     # a run `optout run` submitted to a daemon's queue runs with the code location's settings
     submitted_for = context.run.tags.get(SETTINGS_TAG)
     if submitted_for and submitted_for != paths.settings.fingerprint():
         raise Failure(
-            description=f"{table}: nothing ingested: `optout run` was started with other settings than "
+            description=f"{table}: {nothing}: `optout run` was started with other settings than "
             f"the Dagster code location that runs it (OPTOUT_* paths or dbt target); this run would "
             f"write {paths.warehouse_path}: start `optout run` in the service's environment"
         )
@@ -162,7 +182,7 @@ def before_writing(context: AssetExecutionContext, paths: OptoutPaths, table: st
     try:
         check_warehouse_writable(paths.warehouse_path, wait_seconds=WRITABLE_PROBE_SECONDS)
     except WarehouseBusyError as exc:
-        raise Failure(description=f"{table}: nothing ingested: {exc}") from None
+        raise Failure(description=f"{table}: {nothing}: {exc}") from None
 
 
 def undelivered_tags(as_zero: bool) -> dict[str, str]:

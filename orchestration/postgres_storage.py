@@ -55,3 +55,52 @@ class PostgresStorageFromSettings(DagsterPostgresStorage):
     def from_config_value(cls, inst_data, config_value: dict) -> PostgresStorageFromSettings:
         # inst_data names this class (not the URL): run workers open the instance by it
         return cls(postgres_url=postgres_url(), inst_data=inst_data)
+
+
+def redact_postgres(url: str, subjects) -> int:
+    """Each mention of the people's ids in the instance's tables replaced by `[erased]`
+    (optout subject erase); returns the values changed. Every text column is searched: the
+    event log's JSON, run tags and configs, tick and schedule records alike."""
+    import sqlalchemy as sa
+
+    from assets.privacy.matching import redact
+
+    pattern = subjects.text_pattern()
+    needles = sorted(subjects.all_ids)
+    changed = 0
+    touched: set[str] = set()
+    engine = sa.create_engine(driver_url(url))
+    try:
+        with engine.begin() as connection:
+            columns = connection.execute(
+                sa.text(
+                    "select c.table_name, c.column_name from information_schema.columns c "
+                    "join information_schema.tables t using (table_schema, table_name) "
+                    "where c.table_schema = current_schema() and t.table_type = 'BASE TABLE' "
+                    "and c.data_type in ('text', 'character varying')"
+                )
+            ).fetchall()
+            for table, column in columns:
+                condition = " or ".join(f'strpos("{column}", :n{i}) > 0' for i in range(len(needles)))
+                params = {f"n{i}": needle for i, needle in enumerate(needles)}
+                rows = connection.execute(
+                    sa.text(f'select ctid::text, "{column}" from "{table}" where {condition}'), params
+                ).fetchall()
+                for ctid, value in rows:
+                    new, count = redact(value, pattern)
+                    if count:
+                        connection.execute(
+                            sa.text(
+                                f'update "{table}" set "{column}" = :value where ctid = cast(:ctid as tid)'
+                            ),
+                            {"value": new, "ctid": ctid},
+                        )
+                        changed += 1
+                        touched.add(table)
+        # the old row versions hold the ids until vacuumed
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in sorted(touched):
+                connection.execute(sa.text(f'vacuum "{table}"'))
+    finally:
+        engine.dispose()
+    return changed

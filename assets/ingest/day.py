@@ -25,6 +25,7 @@ from assets.ingest.readers import (
     read_file,
 )
 from assets.ingest.validate import Delivery, validate_files
+from assets.privacy.suppression import SuppressionList
 
 LOG_SCHEMA = {
     "table_name": pl.String,
@@ -58,9 +59,13 @@ class DayResult:
     unknown_files: list[str] = field(default_factory=list)
     # entries not read for safety (symlinks leaving the landing area, FIFOs, ...), with the reason
     skipped_files: list[str] = field(default_factory=list)
+    # records of erased people left out before anything was counted (not in the lake's log:
+    # the day reads as if they had never been delivered)
+    records_suppressed: int = 0
 
     def as_frame(self) -> pl.DataFrame:
-        return pl.DataFrame([asdict(self)], schema=LOG_SCHEMA)
+        row = asdict(self)
+        return pl.DataFrame([{name: row[name] for name in LOG_SCHEMA}], schema=LOG_SCHEMA)
 
 
 class LandingDay(NamedTuple):
@@ -189,11 +194,16 @@ _Checked = tuple[pl.DataFrame, pl.DataFrame] | UnreadableFileError
 
 
 def ingest_days(
-    landing_dir: Path, lake_dir: Path, table_name: str, days: list[dt.date]
+    landing_dir: Path,
+    lake_dir: Path,
+    table_name: str,
+    days: list[dt.date],
+    suppression: SuppressionList | None = None,
 ) -> Iterator[tuple[dt.date, DayResult | UnreadableFileError]]:
     """Ingest each day, yielding in day order its result or why it failed.
 
-    A day that fails keeps its previous version in the lake; the other days go on.
+    A day that fails keeps its previous version in the lake; the other days go on. The
+    records of people on the suppression list (erased) are left out of every day.
     """
     table = TABLES[table_name]
     max_bytes = max_file_bytes()
@@ -207,25 +217,50 @@ def ingest_days(
             delivered = list(pool.map(read, batch))
             checked = _validate_batch(table, [d for d in delivered if isinstance(d, _DeliveredDay)])
             finished = pool.map(
-                lambda day, checked=checked: _finish_day(lake_dir, table, day, checked), delivered
+                lambda day, checked=checked: _finish_day(lake_dir, table, day, checked, suppression),
+                delivered,
             )
             yield from zip(batch, finished, strict=True)
 
 
 def _finish_day(
-    lake_dir: Path, table: Table, day: _DeliveredDay | UnreadableFileError, checked: dict[dt.date, _Checked]
+    lake_dir: Path,
+    table: Table,
+    day: _DeliveredDay | UnreadableFileError,
+    checked: dict[dt.date, _Checked],
+    suppression: SuppressionList | None,
 ) -> DayResult | UnreadableFileError:
     if isinstance(day, UnreadableFileError):
         return day
     outcome = checked[day.result.export_date]
     if isinstance(outcome, UnreadableFileError):
         return outcome
-    return _write_day(lake_dir, table, day.result, *outcome)
+    valid, quarantine = outcome
+    if suppression is not None:
+        valid, quarantine = _without_suppressed(day.result, valid, quarantine, suppression)
+    return _write_day(lake_dir, table, day.result, valid, quarantine)
 
 
-def ingest_table_day(landing_dir: Path, lake_dir: Path, table_name: str, day: dt.date) -> DayResult:
+def _without_suppressed(
+    result: DayResult, valid: pl.DataFrame, quarantine: pl.DataFrame, suppression: SuppressionList
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The day's records minus those of erased people, who are then not counted as read either."""
+    kept_valid = valid.filter(~suppression.row_is_suppressed(valid))
+    kept_quarantine = quarantine.filter(~suppression.raw_record_is_suppressed(quarantine["raw_record"]))
+    result.records_suppressed = valid.height - kept_valid.height + quarantine.height - kept_quarantine.height
+    result.records_read -= result.records_suppressed
+    return kept_valid, kept_quarantine
+
+
+def ingest_table_day(
+    landing_dir: Path,
+    lake_dir: Path,
+    table_name: str,
+    day: dt.date,
+    suppression: SuppressionList | None = None,
+) -> DayResult:
     """Ingest one table's export day (raises UnreadableFileError when it cannot be read)."""
-    ((_, outcome),) = ingest_days(landing_dir, lake_dir, table_name, [day])
+    ((_, outcome),) = ingest_days(landing_dir, lake_dir, table_name, [day], suppression)
     if isinstance(outcome, UnreadableFileError):
         raise outcome
     return outcome

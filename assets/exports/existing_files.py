@@ -1,0 +1,53 @@
+"""Export files already written: read their exact rows, and rewrite them without some people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+
+from assets.exports.opted_out_users import COLUMNS, SUBFOLDER, _csv_bytes, write_pair
+from assets.privacy.matching import Subjects
+
+CSV_TYPES = {"last_opted_out_at": pl.Datetime("us", "UTC"), "opt_outs_in_range": pl.Int64}
+
+
+def read_export_rows(manifest_path: Path) -> pl.DataFrame:
+    """The rows of the export a manifest describes, with their exact values."""
+    csv_path = manifest_path.with_name(json.loads(manifest_path.read_text())["file"])
+    rows = pl.read_csv(csv_path, infer_schema=False)
+    return rows.with_columns(
+        pl.col("last_opted_out_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC"),
+        pl.col("opt_outs_in_range").cast(pl.Int64),
+    ).select(COLUMNS)
+
+
+def erase_from_export_files(export_dir: Path, subjects: Subjects) -> int:
+    """Rows removed from every opted-out user file; each touched file and its manifest rewritten."""
+    from assets.privacy.stores import frame_mask
+
+    removed = 0
+    for manifest_path in sorted((export_dir / SUBFOLDER).glob("*.manifest.json")):
+        rows = read_export_rows(manifest_path)
+        mask = frame_mask(rows, subjects)
+        if not mask.any():
+            continue
+        removed += int(mask.sum())
+        kept = rows.filter(~mask)
+        manifest = json.loads(manifest_path.read_text())
+        data = _csv_bytes(kept)
+        manifest |= {
+            "row_count": kept.height,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "rows_erased_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        write_pair(
+            manifest_path.with_name(manifest["file"]),
+            data,
+            manifest_path,
+            (json.dumps(manifest, indent=2) + "\n").encode(),
+        )
+    return removed

@@ -1,0 +1,193 @@
+"""Rewrite landing files without the records of the people being erased.
+
+Each file that holds one of their records is written again without those records, every
+other record byte for byte as it was (CSV and JSONL are edited record by record, never
+re-serialised; Parquet keeps its schema), compressed as it was, and swapped in atomically
+under its own name with its old modification time (the landing sensor then sees nothing
+new to ingest). A file none of their ids appears in is only read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assets.atomic_files import replace_all, temp_name, write_temp_beside
+from assets.contract import TABLE_NAMES
+from assets.ingest.day import landed_day_folders, landing_files
+from assets.ingest.readers import file_format
+from assets.privacy.matching import Subjects, record_values
+
+ID_COLUMNS = ("user_id", "external_id")
+
+
+@dataclass
+class LandingSweep:
+    records_removed: int = 0
+    files_rewritten: list[str] = field(default_factory=list)
+    # files ingestion does not read (unknown extension) in which one of the ids appears as text
+    unreadable_mentions: list[str] = field(default_factory=list)
+
+
+def erase_from_landing(landing_dir: Path, subjects: Subjects) -> LandingSweep:
+    sweep = LandingSweep()
+    needles = _needles(subjects)
+    for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
+        landed = landing_files(landing_dir, table, day)
+        for path in landed.readable:
+            removed = _erase_from_file(path, subjects, needles)
+            if removed:
+                sweep.records_removed += removed
+                sweep.files_rewritten.append(str(path.relative_to(landing_dir)))
+        for name in landed.unknown:
+            path = folder / name
+            if _mentions(_read(path), needles):
+                sweep.unreadable_mentions.append(str(path.relative_to(landing_dir)))
+    return sweep
+
+
+def _needles(subjects: Subjects) -> list[bytes]:
+    """Byte strings of which one at least is in any file holding one of the ids (a quick pre-check)."""
+    import json
+
+    forms = set()
+    for value in subjects.all_ids:
+        forms |= {value, json.dumps(value)[1:-1], value.replace('"', '""')}
+    return [form.encode() for form in forms if form]
+
+
+def _mentions(data: bytes, needles: list[bytes]) -> bool:
+    return any(needle in data for needle in needles)
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.name.endswith(".gz") else data
+
+
+def _erase_from_file(path: Path, subjects: Subjects, needles: list[bytes]) -> int:
+    kind = file_format(path.name)
+    if kind == "parquet":
+        return _erase_from_parquet(path, subjects)
+    data = _read(path)
+    if not _mentions(data, needles):
+        return 0
+    text = data.decode("utf-8", errors="surrogateescape")
+    if kind == "csv":
+        kept, removed = _csv_without(text, subjects)
+    else:
+        kept, removed = _jsonl_without(text, subjects)
+    if removed:
+        new = "".join(kept).encode("utf-8", errors="surrogateescape")
+        _swap_in(path, gzip.compress(new) if path.name.endswith(".gz") else new)
+    return removed
+
+
+def _csv_records(text: str) -> Iterator[str]:
+    """The records of an RFC 4180 text exactly as written, line ends included; a record runs
+    on over line breaks while one of its quoted fields is open (an odd count of quotes)."""
+    record = ""
+    for match in re.finditer(r"[^\n]*\n|[^\n]+$", text):
+        record += match.group()
+        if record.count('"') % 2 == 0:
+            yield record
+            record = ""
+    if record:
+        yield record
+
+
+def _csv_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
+    import csv
+    import io
+
+    records = list(_csv_records(text))
+    if not records:
+        return records, 0
+    header = next(csv.reader(io.StringIO(records[0])), [])
+    positions = {name.strip(): index for index, name in enumerate(header)}
+    kept, removed = [records[0]], 0
+    for record in records[1:]:
+        try:
+            fields = next(csv.reader(io.StringIO(record)), [])
+        except csv.Error:
+            fields = record_values(record)
+        if len(fields) == len(header):
+            belongs = any(
+                subjects.holds(column, fields[positions[column]])
+                for column in ID_COLUMNS
+                if column in positions
+            )
+        else:  # a ragged record: which field is the id is unknown, any value counts
+            belongs = any(value.strip() in subjects.all_ids for value in fields)
+        if belongs:
+            removed += 1
+        else:
+            kept.append(record)
+    return kept, removed
+
+
+def _jsonl_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
+    import json
+
+    kept, removed = [], 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if not stripped:
+            kept.append(line)
+            continue
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            belongs = any(
+                subjects.holds(column, record.get(column))
+                for column in ID_COLUMNS
+                if isinstance(record.get(column), str | int)
+            )
+        else:
+            belongs = subjects.mentioned_in_record(stripped)
+        if belongs:
+            removed += 1
+        else:
+            kept.append(line)
+    return kept, removed
+
+
+def _erase_from_parquet(path: Path, subjects: Subjects) -> int:
+    schema_names = pq.read_schema(path).names
+    columns = [c for c in ID_COLUMNS if c in schema_names]
+    if not columns:
+        return 0
+    ids = pl.read_parquet(path, columns=columns)
+    mask = pl.Series([False] * ids.height)
+    for column in columns:
+        wanted = subjects.external_ids if column == "external_id" else subjects.user_ids
+        mask = mask | ids[column].cast(pl.String).is_in(list(wanted)).fill_null(False)
+    removed = int(mask.sum())
+    if removed:
+        table = pq.read_table(path)
+        kept = table.filter(pa.array((~mask).to_list()))
+        temp = temp_name(path)
+        pq.write_table(kept, temp)
+        _replace_keeping_times(temp, path)
+    return removed
+
+
+def _swap_in(path: Path, data: bytes) -> None:
+    _replace_keeping_times(write_temp_beside(path, data), path)
+
+
+def _replace_keeping_times(temp: Path, path: Path) -> None:
+    status = path.stat()
+    os.chmod(temp, status.st_mode & 0o7777)
+    os.utime(temp, ns=(status.st_atime_ns, status.st_mtime_ns))
+    replace_all([(temp, path)])
