@@ -3,6 +3,7 @@ gzip members, Parquet columns, DuckDB and SQLite tables. Used to prove an erasur
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import sqlite3
@@ -39,11 +40,13 @@ def find_ids(roots: list[Path], ids: list[str]) -> dict[str, set[str]]:
 def _hits_in(path: Path, patterns: dict[str, re.Pattern[str]]) -> set[str]:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
-        try:
+        with contextlib.suppress(OSError, EOFError):
             data = gzip.decompress(data)
-        except (OSError, EOFError):
-            pass
-    hits = _text_hits(data.decode("utf-8", errors="replace"), patterns)
+    binary = data[:4] == b"PAR1" or data[8:12] == b"DUCK"
+    # compressed column data can hold any short byte sequence: in a Parquet or DuckDB file the
+    # raw bytes are searched for the longer ids only (left-over blocks), the content for all
+    raw_patterns = {v: p for v, p in patterns.items() if not binary or len(v) >= 6}
+    hits = _text_hits(data.decode("utf-8", errors="replace"), raw_patterns)
     if data[:4] == b"PAR1":
         hits |= _text_hits(_frame_text(pl.read_parquet(data)), patterns)
     elif data[:16] == b"SQLite format 3\x00":
@@ -53,7 +56,9 @@ def _hits_in(path: Path, patterns: dict[str, re.Pattern[str]]) -> set[str]:
             for table in tables:
                 for row in connection.execute(f'select * from "{table}"'):
                     hits |= _text_hits(
-                        " ".join(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row),
+                        " ".join(
+                            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row
+                        ),
                         patterns,
                     )
         finally:
@@ -65,7 +70,9 @@ def _hits_in(path: Path, patterns: dict[str, re.Pattern[str]]) -> set[str]:
                 "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
             ).fetchall()
             for schema, table in tables:
-                hits |= _text_hits(_frame_text(connection.sql(f'select * from "{schema}"."{table}"').pl()), patterns)
+                hits |= _text_hits(
+                    _frame_text(connection.sql(f'select * from "{schema}"."{table}"').pl()), patterns
+                )
         finally:
             connection.close()
     return hits
