@@ -155,7 +155,7 @@ def _places(
             "suppression list",
             lambda: add_to_list(config.privacy_dir, [(h["kind"], h["hash"]) for h in hashes], request),
         ),
-        ("landing", lambda: erase_from_landing(config.landing_dir, subjects).records_removed),
+        ("landing", lambda: _erase_from_landing(config.landing_dir, subjects)),
         ("lake", lambda: sum(erase_from_lake(config.lake_dir, subjects).values())),
         ("warehouse", lambda: _rebuild(config, subjects)),
         ("serving", lambda: _erase_from_snapshots(config.serving_dir, subjects)),
@@ -164,6 +164,17 @@ def _places(
         ("dagster", lambda: _erase_from_dagster(config, subjects)),
         ("superset", lambda: _erase_from_sqlite_tree(config.bi_dir / "superset", subjects)),
     ]
+
+
+def _erase_from_landing(landing_dir: Path, subjects: Subjects) -> int:
+    sweep = erase_from_landing(landing_dir, subjects)
+    progress(f"  {len(sweep.files_rewritten)} landing files rewritten")
+    for name in sweep.unreadable_mentions:
+        # optout never reads them, so cannot tell records apart in them: a person decides
+        progress(
+            f"  warning: {name} (a file optout does not read) mentions one of the ids: remove it by hand"
+        )
+    return sweep.records_removed
 
 
 def _rebuild(config: Settings, subjects: Subjects) -> int:
