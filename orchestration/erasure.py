@@ -33,7 +33,7 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.privacy.landing import erase_from_landing
 from assets.privacy.matching import Subjects
-from assets.privacy.requests import ErasureRequest, now, request_id
+from assets.privacy.requests import PENDING, ErasureRequest, now, request_id
 from assets.privacy.stores import (
     compact_duckdb,
     erase_from_duckdb_file,
@@ -106,6 +106,9 @@ def erase(config: Settings, user_ids: list[str], external_ids: list[str], reason
     started = time.monotonic()
     privacy = config.privacy_dir
     request = ErasureRequest.resume(privacy, request_id(user_ids, external_ids))
+    for other in sorted((privacy / PENDING).glob("*.json")):
+        if other.stem != request_id(user_ids, external_ids):
+            progress(f"warning: erasure {other.stem} was cut short; run its command again to complete it")
     if request is None:
         subjects, unmatched = resolve_people(config.lake_dir, user_ids, external_ids)
         request = ErasureRequest(
