@@ -31,6 +31,8 @@ def step_label(step_key: str) -> str:
     path = step_key.replace("__", "/")
     if path.endswith("_ge_lake_suite") or path.endswith("_ge_marts_suite"):
         return "check " + path.rsplit("_ge_", 1)[0]
+    if path == "lake/retention":
+        return "retention"
     if path.startswith("lake/"):
         return "ingest " + path.removeprefix("lake/")
     if path == "optout_dbt_models":

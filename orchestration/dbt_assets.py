@@ -36,6 +36,7 @@ from assets import marts_builds, spark_tables
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
+from assets.ingest.retention import past_retention, today_utc
 from orchestration import console
 from orchestration.dbt_project import dbt_executable, dbt_project, forget_run_results
 from orchestration.partitions import partition_days
@@ -203,6 +204,9 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
     )
     def optout_dbt_models(context: AssetExecutionContext, dbt: QuickStartDbtCli, config: DbtBuildConfig):
         days = partition_days(context)
+        expired = past_retention(days, settings.retention_days, today_utc())
+        if expired:  # staging would drop those days and find nothing in the lake to reload
+            raise Failure(description=f"dbt build refused, the marts are unchanged: {expired}")
         # one run at a time, for a run without ingestion too (a selection of models)
         wait_for_earlier_runs(context.instance, context.run.run_id, context.log.info)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data

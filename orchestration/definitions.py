@@ -20,6 +20,7 @@ from orchestration.partitions import export_days
 from orchestration.progress_logger import progress_logger
 from orchestration.report_asset import build_report_asset
 from orchestration.resources import OptoutPaths
+from orchestration.retention_asset import build_retention_asset
 from orchestration.run_alerts import build_run_alert_sensors
 from orchestration.schedules import build_daily_schedule, build_landing_sensor, dead_run_sensor
 from orchestration.serving_asset import build_serving_asset
@@ -33,6 +34,7 @@ def build_definitions(settings: Settings) -> Definitions:
     everything = build_everything_job()
     return Definitions(
         assets=[
+            build_retention_asset(),
             *build_ingest_assets(partitions),
             dbt_models,
             *build_export_assets(partitions),

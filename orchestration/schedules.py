@@ -26,6 +26,7 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.day import landed_day_folders
 from assets.ingest.delivered import delivered_days
+from assets.ingest.retention import first_kept_day, today_utc
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
@@ -58,10 +59,16 @@ def late_arrival_days() -> int:
     return int(project_vars()["late_arrival_days"])
 
 
-def daily_run_range(execution_time: dt.datetime, first_day: dt.date) -> tuple[dt.date, dt.date]:
-    """The export days a daily run covers: yesterday, and the days late records still change."""
-    logical_date = execution_time.astimezone(dt.UTC).date() - dt.timedelta(days=1)
+def daily_run_range(
+    execution_time: dt.datetime, first_day: dt.date, retention_days: int | None = None
+) -> tuple[dt.date, dt.date]:
+    """The export days a daily run covers: yesterday, and the days late records still change
+    that the retention keeps (never a day it removes: docs/privacy.md#retention)."""
+    today = today_utc(execution_time)
+    logical_date = today - dt.timedelta(days=1)
     start = max(first_day, logical_date - dt.timedelta(days=late_arrival_days()))
+    if retention_days is not None:
+        start = max(start, first_kept_day(retention_days, today))
     return start, logical_date
 
 
@@ -80,7 +87,7 @@ def build_daily_schedule(job, settings: Settings, first_day: dt.date) -> Schedul
     )
     def daily_schedule(context: ScheduleEvaluationContext):
         reap_dead_runs(context.instance)  # a killed run must not hold the queue
-        start, end = daily_run_range(context.scheduled_execution_time, first_day)
+        start, end = daily_run_range(context.scheduled_execution_time, first_day, settings.retention_days)
         run_key = f"daily-{end.isoformat()}"
         if context.instance.get_run_records(filters=RunsFilter(tags={"dagster/run_key": run_key}), limit=1):
             return SkipReason(f"the daily run of export day {end} was requested earlier today")
@@ -139,12 +146,18 @@ def build_landing_sensor(job, settings: Settings, first_day: dt.date) -> SensorD
     def landing_sensor(context: SensorEvaluationContext):
         reap_dead_runs(context.instance)  # a killed run must not hold the queue
         seen = json.loads(context.cursor) if context.cursor else {}
-        yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+        today = today_utc()
+        yesterday = today - dt.timedelta(days=1)
+        # a day older than the retention (re-delivered, say) is not run: the next run removes it
+        kept_from = (
+            [] if settings.retention_days is None else [first_kept_day(settings.retention_days, today)]
+        )
+        oldest = max([first_day, *kept_from])
         # a day is complete (a partition) once it is over; today's folder waits for tomorrow
         current = {
             day: fingerprint
             for day, fingerprint in day_fingerprints(settings.landing_dir).items()
-            if first_day <= dt.date.fromisoformat(day) <= yesterday
+            if oldest <= dt.date.fromisoformat(day) <= yesterday
         }
         changed = [day for day, fingerprint in current.items() if seen.get(day) != fingerprint]
         # a day another run (a backfill, `optout run`) ingested after its files changed is not

@@ -20,6 +20,8 @@ from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.delivered import day_spans, delivered_days
+from assets.ingest.retention import SETTING as RETENTION_SETTING
+from assets.ingest.retention import first_kept_day, today_utc
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.serving.layout import DATABASE_FILE, current_snapshot
@@ -31,6 +33,7 @@ from orchestration.dbt_assets import DBT_ASSETS_NAME
 from orchestration.ingest_assets import WRITABLE_PROBE_SECONDS, undelivered_tags
 from orchestration.instance import get_instance, logs_folder
 from orchestration.jobs import EVERYTHING_JOB, partition_range_tags
+from orchestration.retention_asset import retention_summary
 from orchestration.run_health import reap_dead_runs, this_process_tags
 from orchestration.run_outcome import CheckVerdict, run_outcome
 from orchestration.run_queue import (
@@ -68,6 +71,7 @@ def resolve_range(
         end = end or days[-1]
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
+    start = retained_start(settings, start, end)
     check_first_day(start, settings, "--start is", partitions=True)
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     if end > yesterday:
@@ -101,6 +105,30 @@ def delivered_range(settings: Settings, start: dt.date, end: dt.date) -> tuple[d
         )
     ran = [day for day in days if day in delivered]
     return ran[0], ran[-1]
+
+
+def retained_start(settings: Settings, start: dt.date, end: dt.date) -> dt.date:
+    """The range's start moved past the days the retention removes, saying so; a range of
+    which the retention keeps no day is refused (docs/privacy.md#retention)."""
+    if settings.retention_days is None:
+        return start
+    first_kept = first_kept_day(settings.retention_days, today_utc())
+    if start >= first_kept:
+        return start
+    setting = f"{RETENTION_SETTING}={settings.retention_days} keeps export days from {first_kept} on"
+    if end < first_kept:
+        raise CliError(
+            f"{_days_text(start, end)} older than the retention period ({setting}): nothing to run"
+        )
+    progress(
+        f"{_days_text(start, first_kept - dt.timedelta(days=1))} older than the retention period "
+        f"({setting}): left out; the run removes what landing and lake still hold of them"
+    )
+    return first_kept
+
+
+def _days_text(first: dt.date, last: dt.date) -> str:
+    return f"export day {first} is" if first == last else f"export days {first} .. {last} are"
 
 
 def new_log_path() -> Path:
@@ -195,7 +223,7 @@ def run_command(args: argparse.Namespace) -> None:
         sys.stderr.write(f"  full log:  {log_path}\n")  # before the reasons: they end the output
         raise CliError("\n".join(outcome.failure_reasons()))
     progress(f"run finished in {time.monotonic() - started:.1f}s")
-    print_summary(config, start, end, outcome.warnings())
+    print_summary(config, start, end, outcome.warnings(), retention_summary(instance, run_id))
     print(f"  full log:  {log_path}")
 
 
@@ -219,7 +247,11 @@ def _first_line(text: str | None, width: int = 40) -> str:
 
 
 def print_summary(
-    config: Settings, start: dt.date, end: dt.date, warned: list[CheckVerdict] | None = None
+    config: Settings,
+    start: dt.date,
+    end: dt.date,
+    warned: list[CheckVerdict] | None = None,
+    retention: str | None = None,
 ) -> None:
     """What the run did and what the marts now say, all read from the reporting views."""
     report_start, report_end = summary_report_range(config, start, end)
@@ -234,6 +266,8 @@ def print_summary(
         print_ingestion(totals)
         print_headlines(headline, top)
         print_alerts(alerts, config.export_dir)
+    if retention:  # what lake/retention removed (docs/privacy.md#retention)
+        print(f"  {retention}")
     print_warned_checks(warned or [])
     print(f"  lake:      {config.lake_dir}")
     print(f"  marts:     schema `marts` in {config.warehouse}")
