@@ -2,6 +2,7 @@
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import os
 
@@ -9,7 +10,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 
 from assets import atomic_files
-from assets.exports.opted_out_users import export_paths, write_export
+from assets.exports.opted_out_users import export_paths, read_export_rows, unescaped_csv_cell, write_export
 from assets.exports.ranges import ExportRange, ExportRangeError, between_range, preset_range
 from orchestration.export_assets import BETWEEN_KEY, build_export_assets
 from orchestration.jobs import partition_range_tags
@@ -35,17 +36,22 @@ def test_malformed_and_reversed_ranges_are_refused():
 
 
 def _read_csv(path):
+    """The CSV's rows, each cell as it was before the formula escaping (docs/exports.md)."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return [
+            {key: unescaped_csv_cell(cell) for key, cell in row.items()} for row in csv.DictReader(handle)
+        ]
 
 
 def test_export_equals_the_reference_and_reruns_identically(sample_run, tmp_path):
     export_range = between_range(dt.date(2026, 1, 5), dt.date(2026, 1, 15))
     first = write_export(sample_run.warehouse, tmp_path, export_range)
     first_bytes = first.csv_path.read_bytes()
+    first_parquet = first.parquet_path.read_bytes()
     first_manifest = json.loads(first.manifest_path.read_text())
     second = write_export(sample_run.warehouse, tmp_path, export_range)
     assert second.csv_path.read_bytes() == first_bytes
+    assert second.parquet_path.read_bytes() == first_parquet
     second_manifest = json.loads(second.manifest_path.read_text())
     assert {k: v for k, v in first_manifest.items() if k != "generated_at"} == {
         k: v for k, v in second_manifest.items() if k != "generated_at"
@@ -54,21 +60,27 @@ def test_export_equals_the_reference_and_reruns_identically(sample_run, tmp_path
     expected = opted_out_users(
         fct_opt_outs(load(sample_run.lake), Params()), export_range.start, export_range.end
     )
+    # the exact values: the Parquet file; the CSV's cells once their formula escaping is removed
+    exact = read_export_rows(first.manifest_path).to_dicts()
     rows = _read_csv(first.csv_path)
     assert list(rows[0]) == ["external_id", "user_id", "platform", "last_opted_out_at", "opt_outs_in_range"]
-    assert len(rows) == len(expected) > 0
-    for row, want in zip(rows, expected, strict=True):
-        assert row["user_id"] == want["user_id"]
-        assert row["external_id"] == (want["external_id"] or "")
-        assert row["platform"] == want["platform"]
-        assert int(row["opt_outs_in_range"]) == want["opt_outs_in_range"]
+    assert len(rows) == len(exact) == len(expected) > 0
+    for row, value, want in zip(rows, exact, expected, strict=True):
+        assert row["user_id"] == value["user_id"] == want["user_id"]
+        assert row["external_id"] == (value["external_id"] or "") == (want["external_id"] or "")
+        assert value["external_id"] == want["external_id"]
+        assert row["platform"] == value["platform"] == want["platform"]
+        assert int(row["opt_outs_in_range"]) == value["opt_outs_in_range"] == want["opt_outs_in_range"]
         parsed = dt.datetime.fromisoformat(row["last_opted_out_at"].replace("Z", "+00:00"))
-        assert parsed.replace(tzinfo=None) == want["last_opted_out_at"]
+        assert parsed == value["last_opted_out_at"] == want["last_opted_out_at"].replace(tzinfo=dt.UTC)
     assert first_manifest["row_count"] == len(rows)
     assert first_manifest["start"] == "2026-01-05" and first_manifest["end"] == "2026-01-15"
-    import hashlib
-
     assert first_manifest["sha256"] == hashlib.sha256(first_bytes).hexdigest()
+    assert first_manifest["parquet"] == {
+        "file": "2026-01-05_2026-01-15.parquet",
+        "sha256": hashlib.sha256(first_parquet).hexdigest(),
+    }
+    assert first_manifest["formula_cells_escaped"] is True
     assert first_manifest["export_days_covered"] == {"first": "2026-01-05", "last": "2026-01-15"}
     assert first.csv_path.name == "2026-01-05_2026-01-15.csv"
 
@@ -86,7 +98,7 @@ def test_ranges_outside_the_ingested_days_are_refused(sample_run, tmp_path):
 def test_a_failure_mid_write_leaves_no_partial_file(sample_run, tmp_path, monkeypatch):
     export_range = between_range(dt.date(2026, 1, 5), dt.date(2026, 1, 6))
     good = write_export(sample_run.warehouse, tmp_path, export_range)
-    before = good.csv_path.read_bytes(), good.manifest_path.read_bytes()
+    before = good.csv_path.read_bytes(), good.parquet_path.read_bytes(), good.manifest_path.read_bytes()
 
     def broken_replace(source, target):
         raise OSError("disk full")
@@ -95,10 +107,15 @@ def test_a_failure_mid_write_leaves_no_partial_file(sample_run, tmp_path, monkey
     with pytest.raises(OSError, match="disk full"):
         write_export(sample_run.warehouse, tmp_path, export_range)
     monkeypatch.setattr(atomic_files.os, "replace", os.replace)
-    assert (good.csv_path.read_bytes(), good.manifest_path.read_bytes()) == before
+    assert (
+        good.csv_path.read_bytes(),
+        good.parquet_path.read_bytes(),
+        good.manifest_path.read_bytes(),
+    ) == before
     assert sorted(p.name for p in good.csv_path.parent.iterdir()) == [
         good.csv_path.name,
         good.manifest_path.name,
+        good.parquet_path.name,
     ]
 
 
@@ -123,7 +140,11 @@ def test_a_range_of_partitions_is_one_run_and_one_file(sample_run, tmp_path):
     materializations = result.asset_materializations_for_node("exports__opted_out_users_between")
     assert len(materializations) == 15  # one event per partition of the range, in one run
     files = sorted(p.name for p in (exports / "opted_out_users").iterdir())
-    assert files == ["2026-01-03_2026-01-17.csv", "2026-01-03_2026-01-17.manifest.json"]
+    assert files == [
+        "2026-01-03_2026-01-17.csv",
+        "2026-01-03_2026-01-17.manifest.json",
+        "2026-01-03_2026-01-17.parquet",
+    ]
     metadata = materializations[0].metadata
     assert metadata["row_count"].value == len(_read_csv(exports / "opted_out_users" / files[0]))
 

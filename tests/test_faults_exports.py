@@ -43,14 +43,14 @@ def _fill(folder, leave_pages: int) -> None:
     (folder / "filler").write_bytes(b"x" * (free - leave_pages * PAGE))
 
 
-def _no_space_on_second_sync(monkeypatch):
-    """Where no tmpfs can be mounted: the second file written (the manifest) meets a full disk."""
+def _no_space_on_third_sync(monkeypatch):
+    """Where no tmpfs can be mounted: the third file written (the manifest) meets a full disk."""
     calls = []
     real_fsync = atomic_files.os.fsync
 
     def fsync(fd):
         calls.append(fd)
-        if len(calls) >= 2:
+        if len(calls) >= 3:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
@@ -60,18 +60,23 @@ def _no_space_on_second_sync(monkeypatch):
 def test_a_full_disk_never_leaves_a_csv_without_its_manifest(sample_run, small_disk, tmp_path, monkeypatch):
     export_dir = small_disk or tmp_path / "exports"
     good = write_export(sample_run.warehouse, export_dir, RANGE)
-    pair = good.csv_path.read_bytes(), good.manifest_path.read_bytes()
-    assert len(pair[0]) < PAGE and len(pair[1]) < PAGE
+    files = good.csv_path.read_bytes(), good.parquet_path.read_bytes(), good.manifest_path.read_bytes()
+    assert all(len(data) < PAGE for data in files)
     if small_disk is not None:
-        _fill(small_disk, leave_pages=1)  # room for the new CSV, none for its manifest
+        _fill(small_disk, leave_pages=2)  # room for the new CSV and Parquet file, none for the manifest
     else:
-        _no_space_on_second_sync(monkeypatch)
+        _no_space_on_third_sync(monkeypatch)
     with pytest.raises(FileWriteError) as failure:
         write_export(sample_run.warehouse, export_dir, RANGE)
     assert str(failure.value) == f"cannot write {good.manifest_path}: No space left on device"
-    assert (good.csv_path.read_bytes(), good.manifest_path.read_bytes()) == pair
+    assert (
+        good.csv_path.read_bytes(),
+        good.parquet_path.read_bytes(),
+        good.manifest_path.read_bytes(),
+    ) == files
     names = sorted(p.name for p in good.csv_path.parent.iterdir())
-    assert names == [good.csv_path.name, good.manifest_path.name]  # no temp file left
+    # no temp file left
+    assert names == [good.csv_path.name, good.manifest_path.name, good.parquet_path.name]
 
 
 def test_a_killed_writers_temp_files_are_removed_by_the_next_writer(sample_run, tmp_path):
@@ -81,6 +86,7 @@ def test_a_killed_writers_temp_files_are_removed_by_the_next_writer(sample_run, 
     gone.wait()  # a pid whose process has ended
     debris = [
         folder / f".2026-01-05_2026-01-06.csv.{gone.pid}.0badc0de.tmp",
+        folder / f".2026-01-05_2026-01-06.parquet.{gone.pid}.0badc0de.tmp",
         folder / f".2026-01-05_2026-01-06.manifest.json.{gone.pid}.0badc0de.tmp",
     ]
     alive = folder / f".2026-01-01_2026-01-02.csv.{subprocess.os.getppid()}.0badc0de.tmp"

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
 import polars as pl
 
-from assets.exports.opted_out_users import COLUMNS, SUBFOLDER, _csv_bytes, write_pair
+from assets.exports import opted_out_users
+from assets.exports.opted_out_users import COLUMNS, SUBFOLDER, write_export_files
 from assets.privacy.matching import Subjects
 
 CSV_TYPES = {"last_opted_out_at": pl.Datetime("us", "UTC"), "opt_outs_in_range": pl.Int64}
 
 
 def read_export_rows(manifest_path: Path) -> pl.DataFrame:
-    """The rows of the export a manifest describes, with their exact values."""
-    csv_path = manifest_path.with_name(json.loads(manifest_path.read_text())["file"])
+    """The rows of the export a manifest describes, with their exact values: its Parquet file
+    (the CSV's formula cells are escaped); the CSV of an export written before there was one."""
+    manifest = json.loads(manifest_path.read_text())
+    if "parquet" in manifest:
+        return opted_out_users.read_export_rows(manifest_path)
+    csv_path = manifest_path.with_name(manifest["file"])
     rows = pl.read_csv(csv_path, infer_schema=False)
     return rows.with_columns(
         pl.col("last_opted_out_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC"),
@@ -38,16 +42,10 @@ def erase_from_export_files(export_dir: Path, subjects: Subjects) -> int:
         removed += int(mask.sum())
         kept = rows.filter(~mask)
         manifest = json.loads(manifest_path.read_text())
-        data = _csv_bytes(kept)
-        manifest |= {
-            "row_count": kept.height,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "rows_erased_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        write_pair(
+        # the CSV, its Parquet file and the manifest (row count, digests) rewritten together
+        write_export_files(
             manifest_path.with_name(manifest["file"]),
-            data,
-            manifest_path,
-            (json.dumps(manifest, indent=2) + "\n").encode(),
+            kept,
+            manifest | {"rows_erased_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
         )
     return removed

@@ -1,10 +1,19 @@
-"""Write the opted-out user file of a date range, with its manifest, atomically."""
+"""Write the opted-out user file of a date range, with its manifest, atomically.
+
+Each export is three files: the CSV people open in a spreadsheet, a Parquet file with the
+same rows and their exact values (typed columns), and the manifest naming both, written
+last. In the CSV a cell that a spreadsheet would run as a formula (it begins with `=`, `+`,
+`-`, `@`, a tab or a carriage return) is prefixed with a single quote and quoted (OWASP's
+rule against CSV injection); programs read the Parquet file, or remove that quote.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +26,21 @@ from assets.marts_builds import checked_export_days
 from assets.warehouse_holder import busy_reason
 
 COLUMNS = ["external_id", "user_id", "platform", "last_opted_out_at", "opt_outs_in_range"]
+TEXT_COLUMNS = ["external_id", "user_id", "platform"]
+SCHEMA = {
+    "external_id": pl.String,
+    "user_id": pl.String,
+    "platform": pl.String,
+    "last_opted_out_at": pl.Datetime("us", "UTC"),
+    "opt_outs_in_range": pl.Int64,
+}
 SUBFOLDER = "opted_out_users"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
+# a cell a spreadsheet may run as a formula (OWASP, CSV injection): it begins with =, +, -,
+# @, a tab or a carriage return; after any single quotes, so that removing the one quote
+# put before it gives the value back exactly, whatever it was
+FORMULA_START = r"^'*[=+\-@\t\r]"
+FORMULA_PREFIX = "'"
 
 
 @dataclass(frozen=True)
@@ -25,7 +48,8 @@ class ExportResult:
     csv_path: Path
     manifest_path: Path
     row_count: int
-    sha256: str
+    sha256: str  # of the CSV
+    parquet_path: Path | None = None
 
 
 def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFrame:
@@ -44,32 +68,47 @@ def opted_out_users(facts: pl.DataFrame, export_range: ExportRange) -> pl.DataFr
     )
 
 
-def _csv_bytes(rows: pl.DataFrame) -> bytes:
-    text = rows.with_columns(pl.col("last_opted_out_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_csv(
-        line_terminator="\r\n", quote_style="necessary"
-    )
-    return text.encode("utf-8")
+def typed_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows in the export's columns and types; a naive `last_opted_out_at` is UTC."""
+    instant = pl.col("last_opted_out_at")
+    if rows.schema["last_opted_out_at"].time_zone is None:
+        instant = instant.dt.replace_time_zone("UTC")
+    else:
+        instant = instant.dt.convert_time_zone("UTC")
+    return rows.with_columns(instant.dt.cast_time_unit("us")).select(COLUMNS).cast(SCHEMA)
 
 
-def write_pair(csv_path: Path, data: bytes, manifest_path: Path, manifest: bytes) -> None:
-    """Both files are written aside first; then the CSV, then its manifest, are renamed in.
+def _csv_field(column: str) -> pl.Expr:
+    """A text column as RFC 4180 fields (quoted only when needed), formula cells escaped.
 
-    A full disk, or a kill while writing, leaves the previous pair as it was. Only a kill
-    between the two renames (microseconds) leaves the new CSV beside the previous manifest;
-    the manifest's sha256 then shows the mismatch, and the next write mends the pair.
+    Null is an empty field and the empty string `""`, as polars writes them.
     """
-    remove_debris(csv_path.parent)
-    csv_temp = write_temp_beside(csv_path, data)
-    try:
-        manifest_temp = write_temp_beside(manifest_path, manifest)
-    except BaseException:
-        csv_temp.unlink(missing_ok=True)
-        raise
-    try:
-        replace_all([(csv_temp, csv_path), (manifest_temp, manifest_path)])
-    finally:
-        csv_temp.unlink(missing_ok=True)
-        manifest_temp.unlink(missing_ok=True)
+    value = pl.col(column)
+    formula = value.str.contains(FORMULA_START)
+    text = pl.when(formula).then(pl.lit(FORMULA_PREFIX) + value).otherwise(value)
+    quoted = pl.lit('"') + text.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    needs_quotes = formula | (value == pl.lit("")) | value.str.contains(r'[,"\r\n]')
+    return pl.when(value.is_null()).then(pl.lit("")).when(needs_quotes).then(quoted).otherwise(text)
+
+
+def csv_bytes(rows: pl.DataFrame) -> bytes:
+    """The CSV of the rows: UTF-8, a header, CRLF, formula cells escaped (docs/exports.md)."""
+    rows = typed_rows(rows)
+    fields = [
+        _csv_field(column) if column in TEXT_COLUMNS else pl.col(column).cast(pl.String) for column in COLUMNS
+    ]
+    lines = rows.with_columns(pl.col("last_opted_out_at").dt.strftime(TIMESTAMP_FORMAT)).select(
+        pl.concat_str(fields, separator=",").alias("line")
+    )
+    body = "".join(line + "\r\n" for line in lines["line"])
+    return (",".join(COLUMNS) + "\r\n" + body).encode("utf-8")
+
+
+def parquet_bytes(rows: pl.DataFrame) -> bytes:
+    """The rows with their exact values and types (`last_opted_out_at` a UTC timestamp)."""
+    buffer = io.BytesIO()
+    typed_rows(rows).write_parquet(buffer, compression="zstd", statistics=True)
+    return buffer.getvalue()
 
 
 def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Path]:
@@ -80,6 +119,72 @@ def export_paths(export_dir: Path, export_range: ExportRange) -> tuple[Path, Pat
         if path.parent != folder:  # dates make the names; this guards any future change
             raise ExportRangeError(f"{path} would escape the export folder {folder}")
     return csv_path, manifest_path
+
+
+def parquet_path_of(csv_path: Path) -> Path:
+    return csv_path.with_suffix(".parquet")
+
+
+def manifest_path_of(csv_path: Path) -> Path:
+    return csv_path.with_name(csv_path.name.removesuffix(".csv") + ".manifest.json")
+
+
+def write_export_files(csv_path: Path, rows: pl.DataFrame, manifest: dict) -> ExportResult:
+    """Write, or rewrite, the export at `csv_path` from its rows: the CSV, the Parquet file
+    beside it, then the manifest, each whole or not at all.
+
+    `manifest` holds the range's keys (start, end, preset, generated_at, export days, run);
+    the files' keys (file, parquet, columns, row_count, sha256, formula_cells_escaped) are
+    set here from what is written. All three are written aside first (a full disk fails
+    there, naming the file, and leaves the previous files whole), then renamed in: the
+    CSV, the Parquet, the manifest last. Only a kill between the renames (microseconds)
+    leaves a new file beside the previous manifest; the manifest's digests show the
+    mismatch, and the next write mends it.
+    """
+    rows = typed_rows(rows)
+    csv_data, parquet_data = csv_bytes(rows), parquet_bytes(rows)
+    parquet_path, manifest_path = parquet_path_of(csv_path), manifest_path_of(csv_path)
+    digest = hashlib.sha256(csv_data).hexdigest()
+    files = {
+        "file": csv_path.name,
+        "parquet": {"file": parquet_path.name, "sha256": hashlib.sha256(parquet_data).hexdigest()},
+        "columns": COLUMNS,
+        "row_count": rows.height,
+        "sha256": digest,
+        "formula_cells_escaped": True,
+    }
+    # the range first, then the files, then the rest (when, from which days and run)
+    first = {key: manifest[key] for key in ("start", "end", "preset") if key in manifest}
+    manifest = first | files | {key: value for key, value in manifest.items() if key not in files}
+    manifest_data = (json.dumps(manifest, indent=2) + "\n").encode()
+    make_folder(csv_path.parent)
+    remove_debris(csv_path.parent)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for target, data in (
+            (csv_path, csv_data),
+            (parquet_path, parquet_data),
+            (manifest_path, manifest_data),
+        ):
+            written.append((write_temp_beside(target, data), target))
+        replace_all(written)
+    finally:
+        for temp, _ in written:
+            temp.unlink(missing_ok=True)
+    return ExportResult(csv_path, manifest_path, rows.height, digest, parquet_path)
+
+
+def read_export_rows(manifest_path: Path) -> pl.DataFrame:
+    """The exact rows of the export a manifest names (its Parquet file), typed as written."""
+    manifest = json.loads(manifest_path.read_text())
+    return pl.read_parquet(manifest_path.with_name(manifest["parquet"]["file"])).select(COLUMNS)
+
+
+def unescaped_csv_cell(text: str) -> str:
+    """A CSV cell's value as it was before the formula escaping (for readers of the CSV)."""
+    if text.startswith(FORMULA_PREFIX) and re.match(FORMULA_START, text[1:]):
+        return text[1:]
+    return text
 
 
 def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -> ExportResult:
@@ -101,23 +206,15 @@ def write_export(warehouse: Path, export_dir: Path, export_range: ExportRange) -
             raise
         raise ExportRangeError(reason) from None
     rows = opted_out_users(facts, export_range)
-    data = _csv_bytes(rows)
-    digest = hashlib.sha256(data).hexdigest()
-    csv_path, manifest_path = export_paths(export_dir, export_range)
-    make_folder(csv_path.parent)
+    csv_path, _ = export_paths(export_dir, export_range)
     covered_start = max(export_range.start, first_day)
     manifest = {
         "start": export_range.start.isoformat(),
         "end": export_range.end.isoformat(),
         "preset": export_range.preset,
-        "file": csv_path.name,
-        "columns": COLUMNS,
-        "row_count": rows.height,
-        "sha256": digest,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "export_days_covered": {"first": covered_start.isoformat(), "last": export_range.end.isoformat()},
         "export_days_ingested": {"first": first_day.isoformat(), "last": last_day.isoformat()},
         "marts_built_by_run": built_by,
     }
-    write_pair(csv_path, data, manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
-    return ExportResult(csv_path, manifest_path, rows.height, digest)
+    return write_export_files(csv_path, rows, manifest)
