@@ -19,6 +19,7 @@ import duckdb
 from assets.config import REPO_ROOT
 from assets.serving.layout import SNAPSHOTS
 from tests.conftest import Workspace
+from tests.reference.compare import INGESTION_TIME_COLUMNS
 
 LOG_NAMED = re.compile(r"full log: (\S+\.log)")
 
@@ -88,7 +89,8 @@ def kill_when(process: subprocess.Popen, pattern: str, delay: float = 0.0, timeo
 
 
 def mart_tables(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every table of the `marts` schema, all rows in a fixed order."""
+    """Every table of the `marts` schema, all rows in a fixed order; of the columns that hold
+    when a run ingested a day, only whether they are null (another run ingests at its own time)."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         names = [
             row[0]
@@ -96,7 +98,13 @@ def mart_tables(warehouse: Path) -> dict[str, list[tuple]]:
                 "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
             ).fetchall()
         ]
-        return {name: sorted(connection.table(f"marts.{name}").fetchall(), key=repr) for name in names}
+        return {name: sorted(_rows(connection, name), key=repr) for name in names}
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    times = INGESTION_TIME_COLUMNS.get(table, ())
+    replaced = f" replace ({', '.join(f'{c} is not null as {c}' for c in times)})" if times else ""
+    return connection.sql(f"select *{replaced} from marts.{table}").fetchall()
 
 
 def serving_tables(ws: Workspace) -> dict[str, list[tuple]]:
@@ -105,8 +113,11 @@ def serving_tables(ws: Workspace) -> dict[str, list[tuple]]:
 
 
 def export_files(ws: Workspace) -> dict[str, bytes]:
+    """Every export's CSV and Parquet file (the exact values), by name."""
     folder = ws.exports / "opted_out_users"
-    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.csv"))}
+    return {
+        path.name: path.read_bytes() for path in sorted([*folder.glob("*.csv"), *folder.glob("*.parquet")])
+    }
 
 
 def leftovers(ws: Workspace) -> list[str]:

@@ -16,7 +16,15 @@ KEYS = {
     "mart_retain_churn": ["opt_out_date", "platform", "lookback_days", "status"],
     "mart_last_events": ["opt_out_date", "platform", "lookback_days", "status", "event_name"],
     "fct_opt_out_last_events": ["opt_out_id", "lookback_days", "event_name"],
+    # a period by its opt-in, or by its opt-out when the records hold no opt-in
+    "mart_consent_history": ["user_id", "opt_in_id", "opt_out_id"],
 }
+
+# Mart columns that hold when a run ingested an export day (the lake's ingestion log): two
+# runs of the same landing differ in them, and so does a day ingested again. Comparisons
+# between runs or engines look only at where they are null; the reference compares their
+# values with the log of the lake the marts were built from.
+INGESTION_TIME_COLUMNS = {"mart_consent_history": ("opt_in_ingested_at", "opt_out_ingested_at")}
 
 
 def warehouse_rows(warehouse: Path, table: str) -> list[dict]:

@@ -51,6 +51,8 @@ class Inputs:
     app_events_by_user: dict[str, list[dict]]
     first_day: dt.date
     last_day: dt.date
+    # (table, export day) -> when the day was ingested, from the lake's log
+    ingested_at: dict[tuple[str, dt.date], dt.datetime] = field(default_factory=dict)
     as_of: dt.datetime = field(init=False)
 
     def __post_init__(self):
@@ -84,6 +86,12 @@ def load(lake: Path) -> Inputs:
         app_events_by_user=app_by_user,
         first_day=log["export_date"].min(),
         last_day=log["export_date"].max(),
+        ingested_at={
+            (row["table_name"], row["export_date"]): row["ingested_at"]
+            for row in log.with_columns(pl.col("ingested_at").dt.replace_time_zone(None)).iter_rows(
+                named=True
+            )
+        },
     )
 
 
@@ -326,6 +334,63 @@ def last_events(inputs: Inputs, facts: list[dict], p: Params) -> tuple[list[dict
     return retain_churn, events, detail
 
 
+def mart_consent_history(inputs: Inputs, facts: list[dict]) -> list[dict]:
+    """Each user's events walked in order: an opt-in opens a row, an opt-out closes the open
+    one (or, with none open, makes a row of its own); repeats of the current state do nothing."""
+    windows = {f["opt_out_id"]: f["window_start"] for f in facts}
+    rows = []
+
+    def side(prefix: str, event: dict | None) -> dict:
+        columns = ("id", "source_file", "export_date", "record_number", "ingested_at")
+        if event is None:
+            return {f"{prefix}_{c}": None for c in columns}
+        return {
+            f"{prefix}_id": event["event_id"],
+            f"{prefix}_source_file": event["source_file"],
+            f"{prefix}_export_date": event["export_date"],
+            f"{prefix}_record_number": event["record_number"],
+            f"{prefix}_ingested_at": inputs.ingested_at[("subscriptions", event["export_date"])],
+        }
+
+    for user_id, events in inputs.subscriptions.items():
+        user = inputs.users.get(user_id)
+        state = None
+        open_opt_in = None
+        periods = []
+        for event in events:
+            if event["event_type"] == state:
+                continue
+            state = event["event_type"]
+            if state == "opt_in":
+                open_opt_in = event
+                periods.append((event, None))
+            elif open_opt_in is not None:
+                periods[-1] = (open_opt_in, event)
+                open_opt_in = None
+            else:
+                periods.append((None, event))
+        for opt_in, opt_out in periods:
+            rows.append(
+                {
+                    "user_id": user_id,
+                    "external_id": user["external_id"] if user else None,
+                    "platform": user["platform"] if user else "unknown",
+                    **side("opt_in", opt_in),
+                    "opted_in_at": opt_in["occurred_at"] if opt_in else None,
+                    **side("opt_out", opt_out),
+                    "opted_out_at": opt_out["occurred_at"] if opt_out else None,
+                    "source": opt_out["source"] if opt_out else None,
+                    "detected_via": opt_out["detected_via"] if opt_out else None,
+                    "window_start": windows[opt_out["event_id"]] if opt_out else None,
+                    "window_end": opt_out["occurred_at"] if opt_out else None,
+                    "revealing_campaign_id": opt_out["campaign_id"]
+                    if opt_out and opt_out["detected_via"] == "send_feedback"
+                    else None,
+                }
+            )
+    return rows
+
+
 def all_marts(lake: Path, p: Params | None = None) -> dict[str, list[dict]]:
     p = p or Params()
     inputs = load(lake)
@@ -340,6 +405,7 @@ def all_marts(lake: Path, p: Params | None = None) -> dict[str, list[dict]]:
         "mart_retain_churn": retain_churn,
         "mart_last_events": events,
         "fct_opt_out_last_events": detail,
+        "mart_consent_history": mart_consent_history(inputs, facts),
     }
 
 
