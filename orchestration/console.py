@@ -17,6 +17,8 @@ from typing import TextIO
 
 from dagster import DagsterEventType
 
+from assets.shown_text import escape_controls
+
 REDRAW_SECONDS = 0.5
 WARNING_WIDTH = 70  # characters of a warning on its step's line
 ENDED = {
@@ -73,8 +75,10 @@ class Step:
 
 
 def short_warning(message: str, width: int = WARNING_WIDTH) -> str:
-    """A warning's first line, cut to `width` characters."""
+    """A warning's first line, cut to `width` characters; control characters in it (a file
+    name from the landing may hold an ESC sequence) shown escaped."""
     text = " ".join(message.strip().splitlines()[0].split()) if message.strip() else "see the log"
+    text = escape_controls(text)
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 

@@ -28,7 +28,7 @@ from dagster import (
     sensor,
 )
 
-from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, post_message
+from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message
 from assets.config import Settings
 from assets.serving.freshness import Freshness, serving_freshness
 from orchestration.resources import OptoutPaths
@@ -83,7 +83,7 @@ def freshness_message(freshness: Freshness, ui_url: str) -> str:
         headline = ":hourglass: *The marts are stale*"
     else:
         headline = ":white_check_mark: *The marts are fresh again*"
-    return f"{headline}: {mrkdwn_escaped(freshness.in_words())}.\n{check_link(ui_url)}"
+    return f"{headline}: {mrkdwn_escaped(freshness.in_words())}.\n{mrkdwn_link(check_link(ui_url))}"
 
 
 def build_freshness_sensor(settings: Settings) -> SensorDefinition:

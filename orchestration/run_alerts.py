@@ -21,7 +21,7 @@ from dagster import (
     run_status_sensor,
 )
 
-from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, post_message
+from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message
 from assets.config import Settings
 from orchestration.run_outcome import run_outcome
 
@@ -47,7 +47,7 @@ def run_message(instance, run: DagsterRun, ui_url: str) -> str:
         f"{headline}: job `{mrkdwn_escaped(run.job_name)}`, run `{mrkdwn_escaped(run.run_id)}`",
         f"Failed steps: {', '.join(mrkdwn_escaped(step) for step in steps) if steps else 'none'}",
     ]
-    tail = f"Open the run: {run_link(ui_url, run.run_id)}"
+    tail = f"Open the run: {mrkdwn_link(run_link(ui_url, run.run_id))}"
     reasons = [_shortened(reason) for reason in outcome.failure_reasons()]
     lines = list(head)
     for index, reason in enumerate(reasons):

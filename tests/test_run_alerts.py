@@ -143,7 +143,9 @@ def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
     assert len(hook.messages) == 1
     (text,) = hook.texts
     run_id = result.run_id
-    assert hook.messages[0]["blocks"] == [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    assert hook.messages[0]["blocks"] == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+    ]
     lines = text.splitlines()
     assert lines[0] == f":rotating_light: *Run failed*: job `ingest_messages`, run `{run_id}`"
     assert lines[1] == "Failed steps: lake__messages"
@@ -153,7 +155,7 @@ def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
     # the file's name is shown, never acted on: no mention, no link
     assert "&lt;!channel&gt; &amp; &lt;@U024BE7LH|boss&gt; sale.csv" in reason
     assert "<!channel>" not in text and "<@" not in text
-    assert lines[-1] == f"Open the run: {UI_URL}/runs/{run_id}"
+    assert lines[-1] == f"Open the run: <{UI_URL}/runs/{run_id}>"
     assert len(lines) == 4
 
 
@@ -190,7 +192,7 @@ def test_the_sensor_tick_posts_each_run_once_and_a_lost_message_is_not_retried(
         f":no_entry_sign: *Run canceled*: job `ingest_messages`, run `{run.run_id}`\n"
         "Failed steps: none\n"
         f"• run {run.run_id[:8]} was canceled\n"
-        f"Open the run: {UI_URL}/runs/{run.run_id}"
+        f"Open the run: <{UI_URL}/runs/{run.run_id}>"
     )
 
     # a webhook that refuses: the tick fails with the error, the cursor moves on, no repeat
@@ -230,7 +232,7 @@ def test_a_long_list_of_reasons_stays_within_one_slack_block(workspace, instance
     lines = run_message(instance, run, UI_URL).splitlines()
     assert len("\n".join(lines)) <= 3000  # Slack's limit for a section block
     assert lines[2] == f"• step step_0 failed: {'&amp;' * 279}…"  # one line, shortened, then escaped
-    assert lines[-2:] == ["… and 39 more: see the run", f"Open the run: {UI_URL}/runs/{run.run_id}"]
+    assert lines[-2:] == ["… and 39 more: see the run", f"Open the run: <{UI_URL}/runs/{run.run_id}>"]
 
 
 def test_mrkdwn_escaping_covers_slacks_three_control_characters():
@@ -313,7 +315,7 @@ def test_stale_marts_warn_in_the_instance_and_post_once_per_episode(workspace, i
     (text,) = hook.texts
     assert text.startswith(f":hourglass: *The marts are stale*: newest export day {stale_day} ended ")
     assert "older than the limit of 30 hours (OPTOUT_MAX_STALENESS_HOURS)" in text
-    assert text.endswith(f"\n{UI_URL}/assets/marts/mart_opt_out_daily?view=checks")
+    assert text.endswith(f"\n<{UI_URL}/assets/marts/mart_opt_out_daily?view=checks>")
 
     # still stale: evaluated and recorded again, not posted again
     assert tick().startswith("stale, as before")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from assets.alerts.read import Alerts, without_display_forms
 from assets.atomic_files import make_folder, remove_debris, replace_all, write_temp_beside
+from assets.shown_text import escape_controls
 
 SUBFOLDER = "alerts"
 LEDGER = "sent.json"
@@ -117,14 +118,28 @@ def slack_message(kind: str, row: dict) -> dict:
 
 
 def text_message(text: str) -> dict:
-    """A Slack-compatible message: `text` (notifications, clients without blocks) and one mrkdwn block."""
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    """A Slack-compatible message: `text` (notifications, clients without blocks) and one mrkdwn block.
+
+    The block is `verbatim`: Slack turns no plain word of it into a mention or a link (by
+    default it would make `@everyone`, `@here` or a channel name typed in a campaign name a
+    live one); only the `<...>` sequences the message itself writes (its links) act.
+    """
+    return {
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}],
+    }
 
 
 def mrkdwn_escaped(text: str) -> str:
     """Text from data, safe in a Slack message: a campaign named `<!channel>` pings nobody and
-    `<http://x|y>` links nowhere (Slack's own escaping: only &, < and > are control characters)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    `<http://x|y>` links nowhere (Slack's own escaping: only &, < and > are control characters);
+    control characters are shown escaped (`\\x1b`), as on the console."""
+    return escape_controls(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn_link(url: str) -> str:
+    """A link the message writes itself (a verbatim block links no bare URL)."""
+    return f"<{url}>"
 
 
 class DeliveryError(Exception):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from assets.shown_text import escape_controls
+
 _RATE = """
 select date, platform, opt_outs_estimated, opt_outs_detected, expected_opt_outs, ratio, p_value
 from marts.mart_opt_out_rate_alerts
@@ -43,14 +45,16 @@ class Alerts:
 
     def day_lines(self) -> list[str]:
         return [
-            f"{row['date']} {row['platform']}: {row['opt_outs_estimated']:.1f} opt-outs (re-spread) vs "
-            f"{row['expected_opt_outs']:.1f} expected, {row['p_shown']}"
+            f"{row['date']} {escape_controls(row['platform'])}: {row['opt_outs_estimated']:.1f} opt-outs "
+            f"(re-spread) vs {row['expected_opt_outs']:.1f} expected, {row['p_shown']}"
             for row in self.days
         ]
 
     def campaign_lines(self) -> list[str]:
+        """Text from the data with its control characters escaped (a terminal shows these lines)."""
         return [
-            f"campaign {row['campaign_id']} ({row['channel']}, {row['name_shown']}): "
+            f"campaign {escape_controls(row['campaign_id'])} ({escape_controls(row['channel'])}, "
+            f"{escape_controls(row['name_shown'])}): "
             f"{row['attributed_opt_outs']} attributed opt-outs vs {row['expected_opt_outs']:.1f} expected "
             f"among {row['recipients']} recipients, {row['p_shown']}"
             for row in self.campaigns
@@ -58,8 +62,10 @@ class Alerts:
 
 
 def read_alerts(connection: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> Alerts:
-    range_start = dt.datetime.combine(start, dt.time(), dt.UTC)
-    range_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+    # the marts' timestamps are UTC without a zone: so are these bounds (a bound with a zone
+    # would compare in the session's time zone, the machine's, and move with it)
+    range_start = dt.datetime.combine(start, dt.time())
+    range_end = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
     return Alerts(
         start,
         end,

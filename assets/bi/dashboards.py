@@ -6,7 +6,8 @@ the dashboard's Period filter. Ranks, totals, shares and rates are the views' co
 as they are (the filter leaves one row per chart point, so a metric is MAX(column), the
 value itself): no chart counts, sums or ranks anything, so the dashboards and the report
 show the same numbers by construction. The opted-out users dashboard lists `marts`
-rows for a range of days. Titles, series names, colours and date formats come from
+rows for a range of days. Text from the data (campaign names, ids) is shown as text: every
+table chart has HTML rendering off, and no markdown component holds data. Titles, series names, colours and date formats come from
 assets/report/look.py, as in the report. `apply_dashboards` is idempotent: it replaces the
 charts and dashboards it owns (their titles start with "Opt-outs") and keeps everything else.
 """
@@ -126,9 +127,15 @@ def _axes(text: ChartText, y_format: str | None = None, days: bool = False) -> d
     return params
 
 
+# Superset's table chart renders a cell holding HTML as HTML unless told not to: a campaign
+# named `<img src=x onerror=...>` must show as that text. Every table chart sets it.
+AS_TEXT = {"allow_render_html": False}
+
+
 def _rows_as_computed(columns: list[str], order_by: str, search: bool = False, **extra) -> dict:
     """A table chart of a reporting table's rows as they are (no aggregation), in `order_by` order."""
     return {
+        **AS_TEXT,
         "query_mode": "raw",
         "show_cell_bars": False,
         "all_columns": columns,
@@ -303,6 +310,7 @@ OPTED_OUT_USERS = Chart(
     "fct_opt_outs",
     "table",
     {
+        **AS_TEXT,
         "query_mode": "aggregate",
         "groupby": ["user_id", "external_id", "platform"],
         "metrics": [

@@ -1,7 +1,10 @@
 """Vega-Lite charts (Altair) of the report, rendered to SVG and PNG by vl-convert (no browser).
 
 Colours, series names, date format and titles come from look.py, which the Superset
-dashboards read too.
+dashboards read too. Text from the data (campaign ids, event names) is drawn with its
+control characters escaped (assets/shown_text.py): vl-convert cannot lay out an SVG text
+holding one, and would abort the process. Days are UTC days wherever they are shown (axes
+and tooltips), whatever the time zone of the machine that draws them.
 """
 
 from __future__ import annotations
@@ -12,12 +15,22 @@ import vl_convert
 
 from assets.report import look
 from assets.report.look import Series
+from assets.shown_text import escape_controls
 
 WIDTH = 640
 
 
 def _values(frame: pl.DataFrame) -> list[dict]:
-    return frame.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
+    """The rows a chart draws: dates as ISO days, text with its control characters escaped."""
+    return frame.with_columns(
+        pl.col(pl.Date).cast(pl.String),
+        pl.col(pl.String).map_elements(escape_controls, return_dtype=pl.String),
+    ).to_dicts()
+
+
+def _labels(values: list) -> list:
+    """A sort order of text values, as _values draws them."""
+    return [escape_controls(value) if isinstance(value, str) else value for value in values]
 
 
 def _series_color(series: list[Series], title: str | None = None) -> alt.Color:
@@ -34,6 +47,11 @@ def _series_color(series: list[Series], title: str | None = None) -> alt.Color:
 def _day_axis(field: str, title: str = look.DAY_AXIS) -> alt.X:
     # UTC days, labelled as the dashboards label them
     return alt.X(field, title=title, scale=alt.Scale(type="utc"), axis=alt.Axis(format=look.DATE_FORMAT))
+
+
+def _day_tooltip(field: str, title: str = look.DAY_AXIS) -> alt.Tooltip:
+    # a temporal tooltip formats in local time unless its time unit is a UTC one
+    return alt.Tooltip(f"utcyearmonthdate({field}):T", title=title, format=look.DATE_FORMAT)
 
 
 def _long(frame: pl.DataFrame, index: list[str], columns: dict[str, Series], value: str) -> pl.DataFrame:
@@ -54,7 +72,7 @@ def trend_chart(trend: pl.DataFrame, rates: pl.DataFrame) -> alt.VConcatChart:
     base = alt.Chart(alt.Data(values=_values(counts_long))).encode(
         x=_day_axis("date:T"),
         color=_series_color([look.DETECTED, look.ESTIMATED]),
-        tooltip=["date:T", "series:N", "opt_outs:Q"],
+        tooltip=[_day_tooltip("date"), "series:N", "opt_outs:Q"],
     )
     y = alt.Y("opt_outs:Q", title=look.TREND.y)
     detected = (
@@ -91,7 +109,7 @@ def pressure_chart(pressure: pl.DataFrame) -> alt.HConcatChart:
         {"opt_out_share": look.OPTED_OUT, "stayer_share": look.STAYED},
         "share",
     )
-    order = pressure.sort("bucket_order")["bucket"].to_list()
+    order = _labels(pressure.sort("bucket_order")["bucket"].to_list())
     shares = (
         alt.Chart(alt.Data(values=_values(long)))
         .mark_bar()
@@ -122,7 +140,7 @@ def campaign_chart(campaigns: pl.DataFrame) -> alt.Chart:
         {"attributed_opt_outs_in_range": look.ATTRIBUTED, "revealed_opt_outs_in_range": look.REVEALED},
         "opt_outs",
     )
-    order = campaigns["campaign_id"].to_list()
+    order = _labels(campaigns["campaign_id"].to_list())
     return (
         alt.Chart(alt.Data(values=_values(long)))
         .mark_bar()

@@ -91,9 +91,15 @@ def _json_default(value):
     raise TypeError(f"not JSON serializable: {type(value)}")
 
 
+# In a <script> block the HTML parser looks for `</script` and `<!--` whatever the JSON
+# says: every <, > and & of the JSON is written as its \u escape, which JSON reads back
+# as the same character (ensure_ascii already writes U+2028 and U+2029 that way).
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 def _json(frame: pl.DataFrame) -> str:
-    """Rows as JSON for a <script> block (a "</" inside a value must not end it)."""
-    return json.dumps(frame.to_dicts(), default=_json_default).replace("</", "<\\/")
+    """Rows as JSON for a <script> block: no value can end the block or change how it is parsed."""
+    return json.dumps(frame.to_dicts(), default=_json_default).translate(_SCRIPT_SAFE)
 
 
 _environment = jinja2.Environment(

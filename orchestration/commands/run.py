@@ -25,6 +25,7 @@ from assets.ingest.retention import first_kept_day, today_utc
 from assets.report import numbers
 from assets.report.build import SUBFOLDER, report_range
 from assets.serving.layout import DATABASE_FILE, current_snapshot
+from assets.shown_text import escape_controls
 from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration.alerts_asset import CAMPAIGN_ALERTS, RATE_ALERTS
 from orchestration.commands.common import CliError, check_first_day, progress, settings
@@ -340,7 +341,8 @@ def print_headlines(headline: dict, top: pl.DataFrame) -> None:
     )
     for row in top.filter(pl.col("attributed_opt_outs_in_range") > 0).iter_rows(named=True):
         print(
-            f"  top campaign #{row['campaign_rank']}: {row['campaign_id']} ({_first_line(row['campaign_name'])!r}) "
+            f"  top campaign #{row['campaign_rank']}: {escape_controls(row['campaign_id'])} "
+            f"({_first_line(row['campaign_name'])!r}) "
             f"{row['attributed_opt_outs_in_range']} attributed opt-outs in the range; "
             f"{row['recipients']} recipients, {_share(row['attributed_opt_out_rate'], 2)} all time"
         )

@@ -1,0 +1,25 @@
+"""Text from the data, made safe to show where control characters act: a terminal (an ESC
+sequence moves the cursor, clears the screen, retitles the window) or an SVG chart (an XML
+document may not hold them at all).
+
+Control characters (C0, DEL and C1), the invisible marks that reorder text on screen
+(bidirectional controls) and the two Unicode noncharacters XML forbids are shown as
+Python writes them in a string literal (`\\x1b`, `\\r`, `\\u202e`); every other character,
+accented letters and emoji included, is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_SHOWN_ESCAPED = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}\ufffe\uffff]")
+
+
+def _escaped(match: re.Match) -> str:
+    return repr(match.group())[1:-1]
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as its escape (`\\x1b`), the rest as it is."""
+    return _SHOWN_ESCAPED.sub(_escaped, text)
