@@ -161,8 +161,8 @@ faults as (
         or sides.source_file <> changes.source_file
         or sides.export_date <> changes.export_date
         or sides.record_number <> changes.record_number
-        or sides.ingested_at is null
-        or sides.ingested_at <> changes.ingested_at
+        -- null only where the lake no longer logs the day (OPTOUT_RETENTION_DAYS removed it)
+        or sides.ingested_at is distinct from changes.ingested_at
         or (
             sides.event_type = 'opt_out'
             and (
