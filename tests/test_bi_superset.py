@@ -1,13 +1,16 @@
 """A real BI tool on the serving copy: `optout bi setup` installs Apache Superset from the package
 registry, and its dashboards, opened in headless Chromium, show the reporting views' numbers
 (ranks, totals, the rate chart's platforms, opt-outs by send day) with the report's colours,
-and no chart warns that its row limit was reached."""
+and no chart warns that its row limit was reached. The sample's campaign ids and names and its
+opted-out users' ids hold hostile text (tests/hostile.py): the tables show it as text, and no
+script runs. The browser's time zone is New York's: the dashboards show UTC days all the same."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,11 +27,13 @@ from assets.bi.setup import database_id
 from assets.bi.superset_api import SupersetClient
 from assets.bi.superset_env import ADMIN, SupersetHome, running_server
 from assets.config import REPO_ROOT
-from assets.exports.opted_out_users import opted_out_users
+from assets.exports.opted_out_users import read_export_rows, write_export
 from assets.exports.ranges import between_range
 from assets.report import look, numbers
 from assets.report.numbers import TOP_CAMPAIGNS
 from assets.serving.copy import reporting_periods
+from tests.conftest import SAMPLE_START, make_workspace
+from tests.hostile import USER_IDS, generate_hostile
 
 pytestmark = [pytest.mark.ui, pytest.mark.superset]
 
@@ -54,7 +59,17 @@ def bi(ws, bi_dir, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def superset(sample_run, tmp_path_factory):
+def hostile_sample(tmp_path_factory, dbt_manifest):
+    """The 600 users x 21 days sample with hostile ids and names, through `optout run`."""
+    ws = make_workspace(tmp_path_factory.mktemp("hostile_sample"))
+    generate_hostile(ws.landing, SAMPLE_START, 21, 600, seed=11)
+    ws.optout("run")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def superset(hostile_sample, tmp_path_factory):
+    sample_run = hostile_sample
     bi_dir = tmp_path_factory.mktemp("bi")
     started = time.monotonic()
     first = bi(sample_run, bi_dir, "setup")
@@ -70,7 +85,8 @@ def owned(client: SupersetClient, kind: str, title_column: str) -> list[dict]:
     return client.get(f"/api/v1/{kind}/", query)["result"]
 
 
-def test_setup_creates_the_dashboards_once_on_the_read_only_serving_copy(superset, sample_run):
+def test_setup_creates_the_dashboards_once_on_the_read_only_serving_copy(superset, hostile_sample):
+    sample_run = hostile_sample
     url, home, output = superset
     assert (
         output.count("dashboards: 3 (optout-overview, optout-pressure-campaigns, optout-opted-out-users)")
@@ -103,9 +119,10 @@ def test_setup_creates_the_dashboards_once_on_the_read_only_serving_copy(superse
         )
 
 
-def expected_numbers(warehouse) -> dict:
+def expected_numbers(warehouse, export_dir) -> dict:
     """What the dashboards must show: the reporting views' rows for each period, read from the
-    warehouse (never the serving copy), and the export's rows for the range of days."""
+    warehouse (never the serving copy), and the export's rows for the range of days (its
+    exact values: the Parquet file beside the CSV)."""
     last_day = marts_builds.read_checked_export_days(warehouse)[1]
     expected = {}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
@@ -117,12 +134,13 @@ def expected_numbers(warehouse) -> dict:
                     (r["campaign_rank"], r["campaign_id"], r["attributed_opt_outs_in_range"])
                     for r in numbers.read_top_campaigns(connection, TOP_CAMPAIGNS).iter_rows(named=True)
                 ],
+                "names": numbers.read_top_campaigns(connection, TOP_CAMPAIGNS)["campaign_name"].to_list(),
                 "rates": numbers.view(connection, "rpt_rate_by_platform"),
                 "left_out": numbers.view(connection, "rpt_rate_left_out").sort("platform").rows(),
                 "send_days": numbers.view(connection, "rpt_send_days").sort("send_date").rows(),
             }
-        facts = connection.sql("select * from marts.fct_opt_outs").pl()
-    expected["users"] = opted_out_users(facts, between_range(START, END))
+    written = write_export(warehouse, export_dir, between_range(START, END))
+    expected["users"] = read_export_rows(written.manifest_path)
     return expected
 
 
@@ -144,7 +162,8 @@ def open_dashboards(url: str, home: SupersetHome, client: SupersetClient, masks:
                 "--disable-component-update",
             ],
         )
-        page = browser.new_page(viewport={"width": 1600, "height": 1300})
+        # a browser in New York: a chart labelling days in the browser's time zone would shift them
+        page = browser.new_page(viewport={"width": 1600, "height": 1300}, timezone_id="America/New_York")
         script_errors: list[str] = []
         page.on("pageerror", lambda error: script_errors.append(str(error)))
         answers: list = []
@@ -198,10 +217,53 @@ def table_rows(page, title: str) -> list[list[str]]:
     return [row.locator("td").all_inner_texts() for row in chart(page, title).locator("tbody tr").all()]
 
 
-def test_dashboards_render_and_show_the_reporting_views_numbers(superset, sample_run):
+def _words(text: str | None) -> str:
+    """Text as a page shows it: runs of white space as one space."""
+    return " ".join((text or "").split())
+
+
+# a value holding an HTML tag Superset knows (`<img ...>`, `<script>`, `<b>`)
+HTML_TAG = re.compile(r"</?(img|script|b|i|a|p|div|span)\b[^>]*>", re.IGNORECASE)
+
+
+def shown_as_text(cell: str, value: str | None) -> bool:
+    """A table cell shows its value as text: as it is, a null as N/A; or, a value holding an HTML
+    tag Superset takes for HTML, once Superset's own filter (xss, in its table chart's
+    formatValue) took the tags' attributes and the tags it does not allow out, as text all the
+    same: what follows the last tag is shown, and no handler is left."""
+    if value is None:
+        return cell in ("", "N/A")
+    if _words(cell) == _words(value):
+        return True
+    if not HTML_TAG.search(value):
+        return False
+    tail = _words(value.rsplit(">", 1)[-1])
+    return tail in _words(cell) and "onerror" not in cell and "<script" not in cell.lower()
+
+
+def assert_cells(cells: list[str], values: list, what: str) -> None:
+    assert len(cells) == len(values), what
+    for cell, value in zip(cells, values, strict=True):
+        assert shown_as_text(cell, value), (what, cell, value)
+
+
+def assert_shown_as_text(page, slug: str) -> None:
+    """No hostile value became markup: no script changed the title, no image or handler was made."""
+    assert "pwned" not in page.title(), slug
+    assert page.evaluate("document.title") != "pwned", slug
+    made = page.evaluate(
+        "() => [...document.querySelectorAll('.dashboard-component-chart-holder *')]"
+        ".filter(e => e.tagName === 'IMG' || e.tagName === 'SCRIPT' || e.hasAttribute('onerror')"
+        " || e.hasAttribute('onmouseover')).length"
+    )
+    assert made == 0, slug
+
+
+def test_dashboards_render_and_show_the_reporting_views_numbers(superset, hostile_sample, tmp_path):
+    sample_run = hostile_sample
     url, home, _ = superset
     client = SupersetClient(url, ADMIN, home.password())
-    expected = expected_numbers(sample_run.warehouse)
+    expected = expected_numbers(sample_run.warehouse, tmp_path)
     month, week = expected[PERIOD], expected[DEFAULT_PERIOD]
     assert month["headlines"]["opt_outs"] > week["headlines"]["opt_outs"] > 0
     assert month["top"] != week["top"] and expected["users"].height > 0
@@ -244,6 +306,7 @@ def test_dashboards_render_and_show_the_reporting_views_numbers(superset, sample
                 f"{slug}: {title} warns that its row limit was reached"
             )
         assert script_errors == [], script_errors
+        assert_shown_as_text(page, slug)
         for title, answer in data.items():
             assert answer["rowcount"] < 10000, title
 
@@ -256,7 +319,12 @@ def test_dashboards_render_and_show_the_reporting_views_numbers(superset, sample
             ]
             assert shown == month["top"] and len(shown) == TOP_CAMPAIGNS  # ranks 1..10, as the report
             cells = table_rows(page, look.TOP_CAMPAIGNS.title)
-            assert [(int(c[0]), c[1], int(c[-1])) for c in cells] == month["top"]
+            assert [(int(c[0]), int(c[-1])) for c in cells] == [(rank, n) for rank, _, n in month["top"]]
+            # the hostile names and ids, as text: markup, Slack sequences, formulas, ESC
+            assert_cells([c[1] for c in cells], [cid for _, cid, _ in month["top"]], "campaign ids")
+            assert_cells([c[2] for c in cells], month["names"], "campaign names")
+            assert sum(HTML_TAG.search(cid) is not None for _, cid, _ in month["top"]) >= 1
+            assert sum(HTML_TAG.search(name or "") is None for name in month["names"]) >= 3
             # the rate chart's series: the platforms the view charts, never `unknown`
             rates = data[look.RATE.title]
             charted = month["rates"].filter(pl.col("is_charted"))
@@ -280,15 +348,23 @@ def test_dashboards_render_and_show_the_reporting_views_numbers(superset, sample
             ]
             assert shown == week["send_days"] and len(shown) == 7
             rows = table_rows(page, look.CAMPAIGNS.title)
-            assert [(int(c[0]), c[1], int(c[5])) for c in rows] == week["top"]
+            assert [(int(c[0]), int(c[5])) for c in rows] == [(rank, n) for rank, _, n in week["top"]]
+            assert_cells([c[1] for c in rows], [cid for _, cid, _ in week["top"]], "campaign ids")
+            assert_cells([c[2] for c in rows], week["names"], "campaign names")
         if slug == "optout-opted-out-users":
             users = expected["users"]
             count = chart(page, "Opted-out users in the range").locator(".header-line").inner_text()
             assert int(count.replace(",", "")) == users.height
             shown = table_rows(page, "Opted-out users of the range")
-            assert [cells[0] for cells in shown] == users["user_id"].to_list()[: len(shown)]
+            assert_cells([cells[0] for cells in shown], users["user_id"].to_list()[: len(shown)], "user ids")
+            assert_cells(
+                [cells[1] for cells in shown], users["external_id"].to_list()[: len(shown)], "external ids"
+            )
             assert [int(cells[-1]) for cells in shown] == users["opt_outs_in_range"].to_list()[: len(shown)]
             assert len(shown) == min(50, users.height)  # the first page of the export's rows
+            # the hostile users sort first: formulas shown as the export holds them
+            formulas = {user for user in USER_IDS if not HTML_TAG.search(user)} & set(users["user_id"])
+            assert formulas and {cells[0] for cells in shown} >= formulas
     assert seen == {d.slug for d in DASHBOARDS}
 
 
@@ -315,9 +391,10 @@ def test_dashboards_carry_the_reports_colours_and_no_ranking_in_superset(superse
 
 
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
-def test_bi_serve_stops_cleanly_on_ctrl_c_and_sigterm(superset, sample_run, stop):
+def test_bi_serve_stops_cleanly_on_ctrl_c_and_sigterm(superset, hostile_sample, stop):
     from tests.service import assert_all_gone, free_port, stop_in_a_terminal
 
+    sample_run = hostile_sample
     _, home, _ = superset
     env = {**sample_run.env(), "OPTOUT_BI_DIR": str(home.root.parent)}
     port = free_port()
