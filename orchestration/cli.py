@@ -16,6 +16,7 @@ from assets.config import SettingError, keep_new_files_private
 from assets.exports.ranges import ExportRangeError
 from assets.generator.simulate import PlantedCampaign
 from assets.ingest.readers import UnreadableFileError
+from assets.shown_text import escape_controls
 from assets.warehouse_holder import WarehouseBusyError
 from orchestration.commands.common import CliError
 from orchestration.instance import InstanceUnreachableError
@@ -267,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line per reason (a run can fail on several days), each naming the command;
         # anything else is a bug and keeps its traceback
         for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"optout {args.command}: {line}", file=sys.stderr)
+            # a file or campaign name may hold terminal control sequences: shown, not obeyed
+            print(f"optout {args.command}: {escape_controls(line)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"optout {args.command}: interrupted", file=sys.stderr)

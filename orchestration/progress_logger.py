@@ -18,7 +18,7 @@ class _FullLines(logging.Formatter):
         meta = getattr(record, "dagster_meta", None) or {}
         message = str(meta.get("orig_message") or record.getMessage()).rstrip()
         step = meta.get("step_key") or ""
-        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        stamp = time.strftime("%H:%M:%S", time.gmtime(record.created))  # UTC, as every day shown
         return f"[{stamp}] {record.levelname:<7} {step + ': ' if step else ''}{message}"
 
 

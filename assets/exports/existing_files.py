@@ -12,8 +12,6 @@ from assets.exports import opted_out_users
 from assets.exports.opted_out_users import COLUMNS, SUBFOLDER, write_export_files
 from assets.privacy.matching import Subjects
 
-CSV_TYPES = {"last_opted_out_at": pl.Datetime("us", "UTC"), "opt_outs_in_range": pl.Int64}
-
 
 def read_export_rows(manifest_path: Path) -> pl.DataFrame:
     """The rows of the export a manifest describes, with their exact values: its Parquet file

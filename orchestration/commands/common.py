@@ -13,7 +13,8 @@ class CliError(Exception):
 
 
 def progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    # UTC, like every day and time the project shows, whatever the machine's time zone
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {message}", flush=True)
 
 
 def settings() -> Settings:
