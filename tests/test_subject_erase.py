@@ -285,3 +285,18 @@ def test_the_subject_export_holds_every_consent_event_with_its_provenance(erased
     # the ledger and the export files that listed them
     assert document["consent_history"], "the consent ledger of the person"
     assert any(f["file"].endswith("2026-01-01_2026-01-10.csv") for f in document["export_files"])
+
+
+@pytest.mark.spark
+def test_an_erasure_on_the_spark_target_leaves_no_copy(tmp_path):
+    ws = make_workspace(tmp_path / "ws", dbt_target="spark")
+    _optout(ws, "generate", "--out", str(ws.landing), "--start", START, "--days", "7",
+            "--users", "150", "--seed", str(SEED))  # fmt: skip
+    _optout(ws, "run")
+    facts = pl.read_parquet(ws.serving / "marts" / "fct_opt_outs.parquet")
+    person = facts.filter(pl.col("external_id").is_not_null()).sort("user_id").row(0, named=True)
+    ids = [person["user_id"], person["external_id"]]
+    assert find_ids([ws.spark_warehouse], ids), "Spark's tables hold the person before"
+    result = _optout(ws, "subject", "erase", "--user", person["user_id"])
+    assert "spark" in result.stdout
+    assert find_ids([ws.root], ids) == {}
