@@ -172,6 +172,8 @@ def _places(
 def _erase_from_landing(landing_dir: Path, subjects: Subjects) -> int:
     sweep = erase_from_landing(landing_dir, subjects)
     progress(f"  {len(sweep.files_rewritten)} landing files rewritten")
+    for entry in sweep.unreadable:
+        progress(f"  warning: cannot read {entry}: not changed, look at it by hand")
     for name in sweep.unreadable_mentions:
         # optout never reads them, so cannot tell records apart in them: a person decides
         progress(

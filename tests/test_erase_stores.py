@@ -175,3 +175,18 @@ def test_postgres_values_redacted():
         assert server.query("select event, run_id from event_logs order by id") == [
             (f"user {REDACTED} gone", "r1"), ("u12 stays", REDACTED),
         ]  # fmt: skip
+
+
+def test_a_broken_landing_file_is_named_and_left_alone(tmp_path):
+    landing = tmp_path / "landing"
+    good = write_jsonl(
+        landing, "messages", "2026-01-05", "a.jsonl", [_message("m1", "u1"), _message("m2", "u2")]
+    )
+    broken = landing / "messages" / "dt=2026-01-05" / "b.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"user_id": "u1"}\n')[:-12])  # truncated
+    sweep = erase_from_landing(landing, SUBJECTS)
+    assert sweep.records_removed == 1
+    assert [json.loads(line)["event_id"] for line in good.read_text().splitlines()] == ["m2"]
+    assert len(sweep.unreadable) == 1 and sweep.unreadable[0].startswith(
+        "messages/dt=2026-01-05/b.jsonl.gz: "
+    )

@@ -9,7 +9,10 @@ new to ingest). A file none of their ids appears in is only read.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ import pyarrow.parquet as pq
 from assets.atomic_files import replace_all, temp_name, write_temp_beside
 from assets.contract import TABLE_NAMES
 from assets.ingest.day import landed_day_folders, landing_files
-from assets.ingest.readers import file_format
+from assets.ingest.readers import file_format, max_file_bytes
 from assets.privacy.matching import Subjects, record_values
 
 ID_COLUMNS = ("user_id", "external_id")
@@ -35,29 +38,40 @@ class LandingSweep:
     files_rewritten: list[str] = field(default_factory=list)
     # files ingestion does not read (unknown extension) in which one of the ids appears as text
     unreadable_mentions: list[str] = field(default_factory=list)
+    # files that cannot be read (a broken gzip, a bad Parquet file, too large): "<file>: <why>"
+    unreadable: list[str] = field(default_factory=list)
 
 
 def erase_from_landing(landing_dir: Path, subjects: Subjects) -> LandingSweep:
     sweep = LandingSweep()
     needles = _needles(subjects)
+    max_bytes = max_file_bytes()
     for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
         landed = landing_files(landing_dir, table, day)
         for path in landed.readable:
-            removed = _erase_from_file(path, subjects, needles)
+            try:
+                removed = _erase_from_file(path, subjects, needles, max_bytes)
+            except (OSError, EOFError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+                # ingestion fails such a file's day too; a person looks at it
+                sweep.unreadable.append(f"{path.relative_to(landing_dir)}: {exc}")
+                continue
             if removed:
                 sweep.records_removed += removed
                 sweep.files_rewritten.append(str(path.relative_to(landing_dir)))
         for name in landed.unknown:
             path = folder / name
-            if _mentions(_read(path), needles):
+            try:
+                data = _read(path, max_bytes)
+            except (OSError, EOFError, ValueError) as exc:
+                sweep.unreadable.append(f"{path.relative_to(landing_dir)}: {exc}")
+                continue
+            if _mentions(data, needles):
                 sweep.unreadable_mentions.append(str(path.relative_to(landing_dir)))
     return sweep
 
 
 def _needles(subjects: Subjects) -> list[bytes]:
     """Byte strings of which one at least is in any file holding one of the ids (a quick pre-check)."""
-    import json
-
     forms = set()
     for value in subjects.all_ids:
         forms |= {value, json.dumps(value)[1:-1], value.replace('"', '""')}
@@ -68,16 +82,20 @@ def _mentions(data: bytes, needles: list[bytes]) -> bool:
     return any(needle in data for needle in needles)
 
 
-def _read(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.name.endswith(".gz") else data
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, decompressed; a ValueError past OPTOUT_MAX_FILE_BYTES (as ingestion refuses it)."""
+    with gzip.open(path) if path.name.endswith(".gz") else path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"more than OPTOUT_MAX_FILE_BYTES={max_bytes} bytes once decompressed")
+    return data
 
 
-def _erase_from_file(path: Path, subjects: Subjects, needles: list[bytes]) -> int:
+def _erase_from_file(path: Path, subjects: Subjects, needles: list[bytes], max_bytes: int) -> int:
     kind = file_format(path.name)
     if kind == "parquet":
         return _erase_from_parquet(path, subjects)
-    data = _read(path)
+    data = _read(path, max_bytes)
     if not _mentions(data, needles):
         return 0
     text = data.decode("utf-8", errors="surrogateescape")
@@ -105,14 +123,11 @@ def _csv_records(text: str) -> Iterator[str]:
 
 
 def _csv_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
-    import csv
-    import io
-
     records = list(_csv_records(text))
     if not records:
         return records, 0
     header = next(csv.reader(io.StringIO(records[0])), [])
-    positions = {name.strip(): index for index, name in enumerate(header)}
+    positions = {name.strip().lstrip("\ufeff"): index for index, name in enumerate(header)}
     kept, removed = [records[0]], 0
     for record in records[1:]:
         try:
@@ -135,8 +150,6 @@ def _csv_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
 
 
 def _jsonl_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
-    import json
-
     kept, removed = [], 0
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
