@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.atomic_files import make_folder, replace_all, write_temp_beside
+from assets.privacy.matching import record_values
 
 SALT_FILE = "salt"
 LIST_FILE = "suppression_list.jsonl"
@@ -89,8 +90,6 @@ class SuppressionList:
 
     def raw_record_is_suppressed(self, raw_records: pl.Series) -> pl.Series:
         """Per raw record (the quarantine's text): does any of its values belong to an erased person?"""
-        from assets.privacy.matching import record_values
-
         def suppressed(raw: str | None) -> bool:
             values = record_values(raw)
             return any(self.holds(kind, value) for value in values for kind in ID_KINDS)
