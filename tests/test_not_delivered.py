@@ -265,11 +265,15 @@ def test_a_run_over_days_nobody_delivered_changes_nothing(delivered_run):
     assert read_checked_export_days(ws.warehouse)[:2] == (D("2026-01-01"), LAST_DAY)
     # the rolling files are the same files, with the same bytes; no file is named after a later day
     assert export_files(ws) == rolling
-    assert sorted(rolling) == [
+    assert sorted(name for name in rolling if name.endswith(".csv")) == [
         "2025-01-11_2026-01-10.csv",
         "2025-12-12_2026-01-10.csv",
         "2026-01-01_2026-01-10.csv",  # the report's range
         "2026-01-04_2026-01-10.csv",
+    ]
+    # each CSV with its Parquet file of the exact values
+    assert sorted(name for name in rolling if name.endswith(".parquet")) == [
+        name.replace(".csv", ".parquet") for name in sorted(rolling) if name.endswith(".csv")
     ]
     assert _days_named(_files(ws.exports))[-1] == LAST_DAY
 
