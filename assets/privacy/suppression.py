@@ -90,6 +90,7 @@ class SuppressionList:
 
     def raw_record_is_suppressed(self, raw_records: pl.Series) -> pl.Series:
         """Per raw record (the quarantine's text): does any of its values belong to an erased person?"""
+
         def suppressed(raw: str | None) -> bool:
             values = record_values(raw)
             return any(self.holds(kind, value) for value in values for kind in ID_KINDS)
