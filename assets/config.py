@@ -67,6 +67,10 @@ class Settings(BaseSettings):
         description="the suppression list of erased people (salted hashes), its salt and the erasure request log",
     )
     dbt_target: Literal["duckdb", "spark"] = Field("duckdb", description="the engine dbt builds on")
+    source: Literal["optout", "braze_currents", "onesignal", "airship"] = Field(
+        "optout",
+        description="the landing folder's format: optout's contract or a vendor's export (docs/sources/)",
+    )
     spark_warehouse: Path = Field(Path("data/spark-warehouse"), description="the spark target's tables")
     first_day: dt.date | None = Field(
         None, description="first export day of the daily partitions (default: the first landed day)"
@@ -142,22 +146,22 @@ class Settings(BaseSettings):
         """First daily partition: OPTOUT_FIRST_DAY, else the first day that landed, else 2025-01-01."""
         if self.first_day is not None:
             return self.first_day
-        return first_landed_day(self.landing_dir) or FALLBACK_FIRST_DAY
+        return first_landed_day(self.landing_dir, self.source) or FALLBACK_FIRST_DAY
 
     def fingerprint(self) -> str:
         """What a run writes where, in 16 characters: two processes with the same fingerprint
         write the same lake, warehouse, exports and serving copy with the same engine."""
         where = [self.landing_dir, self.lake_dir, self.warehouse, self.export_dir, self.serving_dir]
-        text = "\n".join([*map(str, where), self.dbt_target, str(self.spark_warehouse)])
+        read_as = [] if self.source == "optout" else [self.source]  # the default keeps older fingerprints
+        text = "\n".join([*map(str, where), self.dbt_target, str(self.spark_warehouse), *read_as])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def first_landed_day(landing_dir: Path) -> dt.date | None:
-    """The earliest export day folder of the landing area (any table), if any."""
-    from assets.contract import TABLE_NAMES  # imported here: ingestion reads these settings
-    from assets.ingest.day import landed_day_folders
+def first_landed_day(landing_dir: Path, source: str = "optout") -> dt.date | None:
+    """The earliest export day folder of the landing area (any table or vendor file kind), if any."""
+    from assets.sources.layouts import layout_for  # imported here: ingestion reads these settings
 
-    return min((day for _, day, _ in landed_day_folders(landing_dir, TABLE_NAMES)), default=None)
+    return min((folder.day for folder in layout_for(source).landed(landing_dir)), default=None)
 
 
 def read_settings() -> Settings:

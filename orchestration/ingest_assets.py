@@ -17,13 +17,14 @@ from dagster import (
 )
 
 from assets.contract import TABLE_NAMES, TABLES
-from assets.ingest.day import ingest_days, unrecognised_day_folders
+from assets.ingest.day import ingest_days
 from assets.ingest.delivered import day_spans, undelivered_days
 from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.retention import past_retention, today_utc
 from assets.ingest.validate import typed_schema
 from assets.privacy.suppression import SuppressionList
+from assets.sources.layouts import layout_for
 from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration import console
 from orchestration.partitions import partition_days
@@ -90,7 +91,8 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             raise Failure(description=f"{table}: nothing ingested: {expired}")
         before_writing(context, paths, table)
         clean_leftovers(paths.lake, table)
-        ignored_folders = unrecognised_day_folders(paths.landing, table)
+        layout = layout_for(paths.settings.source)
+        ignored_folders = layout.unrecognised_folders(paths.landing, table)
         if ignored_folders:
             context.log.warning(ignored_folders_warning(table, ignored_folders))
         # after the wait for earlier runs: what has landed is read when the run's turn comes
@@ -102,7 +104,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         skipped: list[str] = []
         failed: list[str] = []
         for index, (day, result) in enumerate(
-            ingest_days(paths.landing, paths.lake, table, days, suppression), start=1
+            ingest_days(paths.landing, paths.lake, table, days, suppression, layout), start=1
         ):
             if isinstance(result, UnreadableFileError):
                 # this day keeps its previous version; the other days of the run go on

@@ -24,9 +24,9 @@ from dagster import (
 from assets.config import Settings
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
-from assets.ingest.day import landed_day_folders
 from assets.ingest.delivered import delivered_days
 from assets.ingest.retention import first_kept_day, today_utc
+from assets.sources.layouts import layout_for
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
@@ -107,13 +107,12 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     """A fingerprint of every landed export day: the names, sizes and times of its files."""
     entries: dict[str, list[str]] = {}
     # folders that are no export day are not fingerprinted: the ingest asset reports them
-    for table, day, day_folder in landed_day_folders(landing_dir, TABLE_NAMES):
-        for path in sorted(day_folder.iterdir()):
-            if path.is_file():
-                stat = path.stat()
-                entries.setdefault(day.isoformat(), []).append(
-                    f"{table}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
-                )
+    for landed in layout_for().landed(landing_dir):
+        for path in landed.files():
+            stat = path.stat()
+            entries.setdefault(landed.day.isoformat(), []).append(
+                f"{path.relative_to(landing_dir)}:{stat.st_size}:{stat.st_mtime_ns}"
+            )
     return {
         day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         for day, lines in entries.items()
@@ -124,14 +123,18 @@ def ingested_since_landing(landing_dir: Path, lake_dir: Path) -> set[str]:
     """Export days whose every landed table folder is in the lake, ingested after its files
     last changed: a backfill made them, and a sensor turned on afterwards has nothing to do."""
     newest_file: dict[tuple[str, str], float] = {}
-    for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
-        times = [path.stat().st_mtime for path in folder.iterdir() if path.is_file()]
-        newest_file[(table, day.isoformat())] = max(times, default=0.0)
+    for landed in layout_for().landed(landing_dir):
+        times = [path.stat().st_mtime for path in landed.files()]
+        key = (landed.label, landed.day.isoformat())
+        newest_file[key] = max(times + [newest_file.get(key, 0.0)])
     behind: set[str] = set()
-    for (table, day), changed in newest_file.items():
-        log = lake.day_dir(lake_dir, table, dt.date.fromisoformat(day)) / lake.LOG_FILE
-        if not log.exists() or log.stat().st_mtime < changed:
-            behind.add(day)
+    for (label, day), changed in newest_file.items():
+        # a vendor's file kind feeds several tables: each of their lake days must be newer
+        tables = [label] if label in TABLE_NAMES else TABLE_NAMES
+        for table in tables:
+            log = lake.day_dir(lake_dir, table, dt.date.fromisoformat(day)) / lake.LOG_FILE
+            if not log.exists() or log.stat().st_mtime < changed:
+                behind.add(day)
     return {day for _, day in newest_file} - behind
 
 

@@ -19,8 +19,9 @@ from dagster import DagsterInstance, materialize
 
 from assets.config import SettingError, load_settings, read_settings
 from assets.ingest import day as day_module
-from assets.ingest.day import LOG_SCHEMA, landing_files, unrecognised_day_folders
+from assets.ingest.day import LOG_SCHEMA
 from assets.ingest.lake import LOG_FILE, day_dir
+from assets.ingest.landing_area import landing_files, unrecognised_day_folders
 from assets.ingest.readers import DEFAULT_MAX_FILE_BYTES, UnreadableFileError, max_file_bytes
 from orchestration.ingest_assets import build_ingest_assets, ignored_folders_warning, lake_asset_key
 from orchestration.jobs import partition_range_tags

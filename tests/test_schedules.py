@@ -33,7 +33,11 @@ JOB = build_everything_job()
 
 
 def daily_schedule(context):
-    return build_daily_schedule(JOB, read_settings(), FIRST_DAY)(context)
+    # closed here: a schedule's context opens its own instance from the ref, which, closed
+    # later by the garbage collector, would leave Dagster's current defs-state storage
+    # pointing at a disposed instance (the next Definitions built in this process fail)
+    with context:
+        return build_daily_schedule(JOB, read_settings(), FIRST_DAY)(context)
 
 
 def landing_sensor(context):

@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import polars as pl
 
 from assets.contract import TABLES, Table
 from assets.ingest import lake
-from assets.ingest.readers import (
-    FileRecords,
-    UnreadableFileError,
-    file_format,
-    is_ignored,
-    max_file_bytes,
-    read_file,
-)
+from assets.ingest.readers import UnreadableFileError, blamed_on, max_file_bytes
 from assets.ingest.validate import Delivery, validate_files
 from assets.privacy.suppression import SuppressionList
+from assets.sources.layouts import DayDelivery, Layout, layout_for
+from assets.sources.source_files import file_counts
 
 LOG_SCHEMA = {
     "table_name": pl.String,
@@ -40,8 +31,6 @@ LOG_SCHEMA = {
     "unknown_files": pl.List(pl.String),
     "skipped_files": pl.List(pl.String),
 }
-
-_DAY_FOLDER_NAME = re.compile(r"dt=\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -68,115 +57,6 @@ class DayResult:
         return pl.DataFrame([{name: row[name] for name in LOG_SCHEMA}], schema=LOG_SCHEMA)
 
 
-class LandingDay(NamedTuple):
-    readable: list[Path]  # files to read, in name order
-    unknown: list[str]  # names of files with an extension the contract does not accept
-    skipped: list[str]  # "<name>: <why>" for entries not read for safety
-
-
-def landing_files(landing_dir: Path, table: str, day: dt.date) -> LandingDay:
-    """The entries of a table's day folder, sorted into files to read, unknown and skipped ones.
-
-    Nothing outside the landing area is read: a symlink leading out of it (the file, the
-    day folder or the table folder) is skipped, as is anything but a regular file (a FIFO
-    would block the read forever).
-    """
-    folder = landing_dir / table / f"dt={day.isoformat()}"
-    if not folder.is_dir():
-        return LandingDay([], [], [])
-    landing_area = landing_dir.resolve()
-    for level, path in (("table folder", folder.parent), ("day folder", folder)):
-        if not path.resolve().is_relative_to(landing_area):
-            # not an empty delivery: the day fails and keeps what it held before
-            raise UnreadableFileError(
-                f"cannot read {folder}: the {level} is a symlink to a folder outside the landing area "
-                "(not followed; the day keeps its previous version)"
-            )
-    readable, unknown, skipped = [], [], []
-    for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if is_ignored(path.name):
-            continue
-        unsafe = _why_not_read(path, landing_area)
-        if unsafe:
-            skipped.append(f"{path.name}: {unsafe}")
-        elif file_format(path.name):
-            readable.append(path)
-        else:
-            unknown.append(path.name)
-    return LandingDay(readable, unknown, skipped)
-
-
-def _why_not_read(path: Path, landing_area: Path) -> str | None:
-    """Why an entry of a day folder must not be opened, or None for a regular file inside the landing area."""
-    try:
-        target = path.resolve(strict=True)
-        mode = target.stat().st_mode
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
-        return "symlink that leads nowhere (broken or a loop)"
-    if not target.is_relative_to(landing_area):
-        return "symlink to a file outside the landing area"
-    if stat.S_ISDIR(mode):
-        return "a folder, not a file"
-    if not stat.S_ISREG(mode):
-        return f"not a regular file ({_file_kind(mode)})"
-    return None
-
-
-def _file_kind(mode: int) -> str:
-    kinds = {
-        stat.S_ISFIFO: "FIFO",
-        stat.S_ISSOCK: "socket",
-        stat.S_ISCHR: "character device",
-        stat.S_ISBLK: "block device",
-    }
-    return next((name for test, name in kinds.items() if test(mode)), "special file")
-
-
-def unrecognised_day_folders(landing_dir: Path, table: str) -> list[str]:
-    """Folders under a table folder that are not export days (`dt=YYYY-MM-DD`, a real date).
-
-    They are never read; listing them lets the run say so instead of ignoring them silently.
-    """
-    folder = landing_dir / table
-    if not folder.is_dir():
-        return []
-    return sorted(
-        child.name
-        for child in folder.iterdir()
-        if child.is_dir() and not is_ignored(child.name) and not is_export_day_folder(child.name)
-    )
-
-
-def landed_day_folders(landing_dir: Path, tables: tuple[str, ...]) -> list[tuple[str, dt.date, Path]]:
-    """(table, export day, folder) of every export day folder that has landed, by table and day.
-
-    The one walk of the landing area: `optout run` takes its default range from it, the
-    landing sensor fingerprints the folders it finds.
-    """
-    found = []
-    for table in tables:
-        folder = landing_dir / table
-        if folder.is_dir():
-            found += [
-                (table, dt.date.fromisoformat(child.name.removeprefix("dt=")), child)
-                for child in folder.glob("dt=*")
-                if is_export_day_folder(child.name)
-            ]
-    return sorted(found)
-
-
-def is_export_day_folder(name: str) -> bool:
-    # fullmatch first: Python's fromisoformat also takes `20260105` and `2026-W02-1`,
-    # which the ingestion never looks for
-    if not _DAY_FOLDER_NAME.fullmatch(name):
-        return False
-    try:
-        dt.date.fromisoformat(name.removeprefix("dt="))
-    except ValueError:
-        return False
-    return True
-
-
 # Days are independent (no day reads another). Days are read two at a time (this machine
 # class has two cores; decompression and polars' parsers release the GIL), and a batch of
 # days is validated in one plan, whose fixed cost would otherwise dominate small days.
@@ -188,6 +68,8 @@ DAYS_PER_BATCH = 8
 class _DeliveredDay:
     result: DayResult
     deliveries: list[Delivery]
+    # vendor sources: one row per vendor file this table owns (assets/sources/source_files.py)
+    source_files: pl.DataFrame | None = None
 
 
 _Checked = tuple[pl.DataFrame, pl.DataFrame] | UnreadableFileError
@@ -199,17 +81,20 @@ def ingest_days(
     table_name: str,
     days: list[dt.date],
     suppression: SuppressionList | None = None,
+    layout: Layout | None = None,
 ) -> Iterator[tuple[dt.date, DayResult | UnreadableFileError]]:
     """Ingest each day, yielding in day order its result or why it failed.
 
     A day that fails keeps its previous version in the lake; the other days go on. The
-    records of people on the suppression list (erased) are left out of every day.
+    records of people on the suppression list (erased) are left out of every day. The
+    landing area is read as `layout` lays it out (default: OPTOUT_SOURCE's).
     """
     table = TABLES[table_name]
     max_bytes = max_file_bytes()
+    layout = layout or layout_for()
 
     def read(day: dt.date) -> _DeliveredDay | UnreadableFileError:
-        return _read_day(table, landing_dir, day, max_bytes)
+        return _read_day(layout, table, landing_dir, day, max_bytes)
 
     with ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix=f"ingest-{table_name}") as pool:
         for start in range(0, len(days), DAYS_PER_BATCH):
@@ -236,20 +121,33 @@ def _finish_day(
     if isinstance(outcome, UnreadableFileError):
         return outcome
     valid, quarantine = outcome
+    suppressed = None
     if suppression is not None:
-        valid, quarantine = _without_suppressed(day.result, valid, quarantine, suppression)
-    return _write_day(lake_dir, table, day.result, valid, quarantine)
+        valid, quarantine, suppressed = _without_suppressed(day.result, valid, quarantine, suppression)
+    return _write_day(lake_dir, table, day, valid, quarantine, suppressed)
 
 
 def _without_suppressed(
     result: DayResult, valid: pl.DataFrame, quarantine: pl.DataFrame, suppression: SuppressionList
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The day's records minus those of erased people, who are then not counted as read either."""
-    kept_valid = valid.filter(~suppression.row_is_suppressed(valid))
-    kept_quarantine = quarantine.filter(~suppression.raw_record_is_suppressed(quarantine["raw_record"]))
-    result.records_suppressed = valid.height - kept_valid.height + quarantine.height - kept_quarantine.height
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The day's records minus those of erased people, who are then not counted as read either.
+
+    The third frame names the records left out (file, record number), for the vendor
+    file counts, which leave them out too.
+    """
+    valid_out = suppression.row_is_suppressed(valid)
+    quarantine_out = suppression.raw_record_is_suppressed(quarantine["raw_record"])
+    result.records_suppressed = int(valid_out.sum()) + int(quarantine_out.sum())
     result.records_read -= result.records_suppressed
-    return kept_valid, kept_quarantine
+    left_out = pl.concat(
+        [
+            valid.filter(valid_out).select("source_file", "record_number"),
+            quarantine.filter(quarantine_out).select(
+                pl.col("file_name").alias("source_file"), "record_number"
+            ),
+        ]
+    )
+    return valid.filter(~valid_out), quarantine.filter(~quarantine_out), left_out
 
 
 def ingest_table_day(
@@ -267,29 +165,22 @@ def ingest_table_day(
 
 
 def _read_day(
-    table: Table, landing_dir: Path, day: dt.date, max_bytes: int
+    layout: Layout, table: Table, landing_dir: Path, day: dt.date, max_bytes: int
 ) -> _DeliveredDay | UnreadableFileError:
     try:
-        landed = landing_files(landing_dir, table.name, day)
-        reads = [read_landing_file(table, day, path, max_bytes) for path in landed.readable]
+        delivered: DayDelivery = layout.read_day(table, landing_dir, day, max_bytes)
     except UnreadableFileError as exc:
         return exc
     result = DayResult(
         table.name,
         day,
-        files_read=len(reads),
-        records_read=sum(read.records_read for read in reads),
-        files=[p.name for p in landed.readable],
-        unknown_files=landed.unknown,
-        skipped_files=landed.skipped,
+        files_read=len(delivered.files),
+        records_read=sum(read.records_read for read in delivered.reads),
+        files=delivered.files,
+        unknown_files=delivered.unknown,
+        skipped_files=delivered.skipped,
     )
-    return _DeliveredDay(result, [Delivery(day, read) for read in reads])
-
-
-def read_landing_file(table: Table, day: dt.date, path: Path, max_bytes: int) -> FileRecords:
-    """One file's records, or an UnreadableFileError naming it and the day."""
-    with _blamed_on(f"{path} (export day {day})"):
-        return read_file(path, table.column_names, max_bytes)
+    return _DeliveredDay(result, [Delivery(day, read) for read in delivered.reads], delivered.source_files)
 
 
 def _validate_batch(table: Table, days: list[_DeliveredDay]) -> dict[dt.date, _Checked]:
@@ -325,18 +216,25 @@ def _validate_alone(table: Table, day: _DeliveredDay) -> _Checked:
         pass
     try:
         for delivery in day.deliveries:
-            with _blamed_on(f"{delivery.read.file_name} (export day {export_day})"):
+            with blamed_on(f"{delivery.read.file_name} (export day {export_day})"):
                 validate_files(table, [delivery])
         files = [delivery.read.file_name for delivery in day.deliveries]
-        with _blamed_on(f"the files {files} of export day {export_day}"):
+        with blamed_on(f"the files {files} of export day {export_day}"):
             return validate_files(table, day.deliveries)
     except UnreadableFileError as exc:
         return exc
 
 
 def _write_day(
-    lake_dir: Path, table: Table, result: DayResult, valid: pl.DataFrame, quarantine: pl.DataFrame
+    lake_dir: Path,
+    table: Table,
+    day: _DeliveredDay,
+    valid: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    suppressed: pl.DataFrame | None,
 ) -> DayResult:
+    result = day.result
+    delivered = valid
     if table.event_id:
         # repeats within the day only; an event an earlier export day delivered is told
         # apart once, in SQL (the staging models' first_delivery and audit.ingestion_log),
@@ -345,27 +243,8 @@ def _write_day(
     result.records_loaded = valid.height
     result.records_quarantined = quarantine.height
     result.records_duplicate = result.records_read - result.records_loaded - result.records_quarantined
-    lake.replace_day(
-        lake_dir,
-        table.name,
-        result.export_date,
-        {lake.DATA_FILE: valid, lake.QUARANTINE_FILE: quarantine, lake.LOG_FILE: result.as_frame()},
-    )
+    files = {lake.DATA_FILE: valid, lake.QUARANTINE_FILE: quarantine, lake.LOG_FILE: result.as_frame()}
+    # every day has the file (empty for optout's own contract): the audit model reads them all
+    files[lake.SOURCE_FILES_FILE] = file_counts(day.source_files, delivered, valid, quarantine, suppressed)
+    lake.replace_day(lake_dir, table.name, result.export_date, files)
     return result
-
-
-@contextmanager
-def _blamed_on(what: str) -> Iterator[None]:
-    """Whatever goes wrong inside fails the table-day as unreadable, naming `what`.
-
-    The lake keeps that day's previous version and the other days go on, never an error
-    that names neither file nor day. Running out of memory is not the file's fault and
-    stays what it is, like an interrupt.
-    """
-    try:
-        yield
-    except (UnreadableFileError, MemoryError):
-        raise
-    # polars reports a bug it hits as a PanicException, a BaseException: one file's bug too
-    except (Exception, pl.exceptions.PanicException) as exc:
-        raise UnreadableFileError(f"cannot read {what}: unexpected {type(exc).__name__}: {exc}") from exc

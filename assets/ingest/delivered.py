@@ -13,13 +13,12 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from assets.contract import TABLE_NAMES
-from assets.ingest.day import landed_day_folders
+from assets.sources.layouts import layout_for
 
 
 def delivered_days(landing_dir: Path) -> list[dt.date]:
-    """Export days at least one table has a folder for (`<table>/dt=<day>`), oldest first."""
-    return sorted({day for _, day, _ in landed_day_folders(landing_dir, TABLE_NAMES)})
+    """Export days at least one table (or vendor file kind) has a folder for, oldest first."""
+    return sorted({folder.day for folder in layout_for().landed(landing_dir)})
 
 
 def undelivered_days(landing_dir: Path, days: Iterable[dt.date]) -> list[dt.date]:

@@ -12,6 +12,8 @@ import polars as pl
 DATA_FILE = "data.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 LOG_FILE = "ingestion_log.parquet"
+# vendor sources: one row per vendor file the table owns (empty for optout's own contract)
+SOURCE_FILES_FILE = "source_files.parquet"
 # a log file is written within this long after the ingestion time it records (clocks of one machine)
 LOG_WRITE_MARGIN = dt.timedelta(minutes=10)
 

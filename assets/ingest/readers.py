@@ -17,6 +17,8 @@ import math
 import os
 import stat
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,3 +317,20 @@ def raw_text_expr(fields: list[str] | None, fmt: str) -> pl.Expr:
         ]
         return pl.concat_str(quoted, separator=",")
     return pl.struct(fields).struct.json_encode()
+
+
+@contextmanager
+def blamed_on(what: str) -> Iterator[None]:
+    """Whatever goes wrong inside fails the table-day as unreadable, naming `what`.
+
+    The lake keeps that day's previous version and the other days go on, never an error
+    that names neither file nor day. Running out of memory is not the file's fault and
+    stays what it is, like an interrupt.
+    """
+    try:
+        yield
+    except (UnreadableFileError, MemoryError):
+        raise
+    # polars reports a bug it hits as a PanicException, a BaseException: one file's bug too
+    except (Exception, pl.exceptions.PanicException) as exc:
+        raise UnreadableFileError(f"cannot read {what}: unexpected {type(exc).__name__}: {exc}") from exc

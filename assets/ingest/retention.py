@@ -28,8 +28,8 @@ from pathlib import Path
 import polars as pl
 
 from assets.ingest import lake
-from assets.ingest.day import is_export_day_folder
 from assets.ingest.delivered import day_spans
+from assets.ingest.landing_area import is_export_day_folder
 
 SETTING = "OPTOUT_RETENTION_DAYS"
 # what an expired folder is renamed to before it is deleted: hidden from every reader
