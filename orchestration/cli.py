@@ -15,6 +15,7 @@ from assets.atomic_files import FileWriteError
 from assets.config import SettingError, keep_new_files_private
 from assets.exports.ranges import ExportRangeError
 from assets.generator.simulate import PlantedCampaign
+from assets.generator.vendors import FORMATS
 from assets.ingest.readers import UnreadableFileError
 from assets.shown_text import escape_controls
 from assets.warehouse_holder import WarehouseBusyError
@@ -87,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=_positive, default=60, help="number of export days")
     generate.add_argument("--users", type=_positive, default=5000, help="number of users")
     generate.add_argument("--seed", type=int, default=42, help="random seed")
+    generate.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="optout",
+        help="the layout and schema to write: optout's contract (default) or a vendor's export, the "
+        "same simulated world either way (docs/sources/)",
+    )
     generate.add_argument(
         "--plant",
         type=_planted_campaign,

@@ -32,6 +32,7 @@ FIRST_SESSION = "users.behaviors.app.FirstSession"
 SESSION_START = "users.behaviors.app.SessionStart"
 CUSTOM_EVENT = "users.behaviors.CustomEvent"
 PURCHASE = "users.behaviors.Purchase"
+PROFILE_UPDATE = "users.profile.Update"  # no platform: a profile version cannot be made of it
 
 _EVENT_TYPE_FOLDER = re.compile(r"event_type=(.+)")
 _HOUR_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})-(\d{2})")

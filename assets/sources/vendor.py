@@ -14,6 +14,7 @@ file's records (assets/sources/source_files.py).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,17 +82,21 @@ class VendorSource:
     extensions: tuple[str, ...]  # file names it reads (lower case endings)
     kind_of: Callable[[LandedFolder, Path], str] = field(default=lambda folder, path: folder.label)
 
-    # the folders by export day, walked once per layout object (ingestion makes one per run step)
+    # the folders by export day, walked once per layout object (ingestion makes one per run
+    # step); days are read in threads, so the first walk is made under a lock
     _by_day: dict[dt.date, list[LandedFolder]] | None = field(default=None, init=False, repr=False)
+    _walking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def landed(self, landing_dir: Path) -> list[LandedFolder]:
         return self.folders(landing_dir)
 
     def folders_of(self, landing_dir: Path, day: dt.date) -> list[LandedFolder]:
-        if self._by_day is None:
-            self._by_day = {}
-            for folder in self.folders(landing_dir):
-                self._by_day.setdefault(folder.day, []).append(folder)
+        with self._walking:
+            if self._by_day is None:
+                by_day: dict[dt.date, list[LandedFolder]] = {}
+                for folder in self.folders(landing_dir):
+                    by_day.setdefault(folder.day, []).append(folder)
+                self._by_day = by_day
         return self._by_day.get(day, [])
 
     def unrecognised_folders(self, landing_dir: Path, table: str) -> list[str]:

@@ -25,10 +25,11 @@ def generate_command(args: argparse.Namespace) -> None:
             progress,
             planted=_plants(args),
             random_bad_share=0.0 if args.no_bad_campaigns else RANDOM_BAD_SHARE,
+            fmt=getattr(args, "format", "optout"),
         )
     except OSError as exc:  # the folder the user named: not writable, full, a file
         raise CliError(f"cannot write the exports into {out}: {exc.strerror or exc}") from exc
-    per_table = ", ".join(f"{table} {count}" for table, count in summary.records.items())
+    per_table = ", ".join(f"{kind} {count}" for kind, count in summary.records.items())
     progress(
         f"done in {summary.seconds:.1f}s: {summary.total_records} records ({per_table}) in {out}, "
         f"{summary.records_per_second:,.0f} records/s"
