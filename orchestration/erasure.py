@@ -158,7 +158,7 @@ def _places(
             "suppression list",
             lambda: add_to_list(config.privacy_dir, [(h["kind"], h["hash"]) for h in hashes], request),
         ),
-        ("landing", lambda: _erase_from_landing(config.landing_dir, subjects)),
+        ("landing", lambda: _erase_from_landing(config, subjects)),
         ("lake", lambda: sum(erase_from_lake(config.lake_dir, subjects).values())),
         ("warehouse", lambda: _rebuild(config, subjects)),
         ("serving", lambda: _erase_from_snapshots(config.serving_dir, subjects)),
@@ -169,8 +169,8 @@ def _places(
     ]
 
 
-def _erase_from_landing(landing_dir: Path, subjects: Subjects) -> int:
-    sweep = erase_from_landing(landing_dir, subjects)
+def _erase_from_landing(config: Settings, subjects: Subjects) -> int:
+    sweep = erase_from_landing(config.landing_dir, subjects, config.source)
     progress(f"  {len(sweep.files_rewritten)} landing files rewritten")
     for entry in sweep.unreadable:
         progress(f"  warning: cannot read {entry}: not changed, look at it by hand")

@@ -103,6 +103,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         unknown: list[str] = []
         skipped: list[str] = []
         failed: list[str] = []
+        ignored_by_kind: dict[str, int] = {}
         for index, (day, result) in enumerate(
             ingest_days(paths.landing, paths.lake, table, days, suppression, layout), start=1
         ):
@@ -117,6 +118,8 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             totals["duplicate"] += result.records_duplicate
             totals["files"] += result.files_read
             totals["suppressed"] += result.records_suppressed
+            for kind, count in result.ignored_by_kind.items():
+                ignored_by_kind[kind] = ignored_by_kind.get(kind, 0) + count
             unknown += [f"dt={day}/{name}" for name in result.unknown_files]
             skipped += [f"dt={day}/{entry}" for entry in result.skipped_files]
             console.progress(context.op_def.name, index, len(days), "days")
@@ -129,6 +132,12 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
             context.log.info(
                 f"{table}: {totals['suppressed']} records of erased people left out (the suppression list, "
                 "docs/privacy.md); they are counted nowhere else"
+            )
+        if ignored_by_kind:
+            context.log.info(
+                f"{table}: {sum(ignored_by_kind.values())} vendor records the marts do not use, counted as "
+                f"ignored in audit.source_files: "
+                + ", ".join(f"{kind} {count}" for kind, count in sorted(ignored_by_kind.items()))
             )
         # warned before a failure is raised: what was not read matters most when a day failed
         if unknown:
@@ -154,6 +163,7 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
                 "records_quarantined": totals["quarantined"],
                 "records_duplicate": totals["duplicate"],
                 "records_of_erased_people_left_out": totals["suppressed"],
+                "vendor_records_ignored_by_event_type": MetadataValue.json(ignored_by_kind),
                 "dagster/row_count": totals["loaded"],
                 "unknown_files": MetadataValue.json(unknown),
                 "skipped_files": MetadataValue.json(skipped),

@@ -16,6 +16,7 @@ from dagster import (
 
 from assets.contract import TABLE_NAMES
 from assets.ingest.retention import SETTING, RetentionError, apply_retention, past_retention, today_utc
+from assets.sources.layouts import layout_for
 from orchestration.ingest_assets import RETENTION_KEY, before_writing
 from orchestration.resources import OptoutPaths
 
@@ -62,7 +63,8 @@ def build_retention_asset() -> AssetsDefinition:
             )
         before_writing(context, paths, RETENTION_KEY.to_user_string(), NOTHING_REMOVED)
         try:
-            removal = apply_retention(paths.landing, paths.lake, TABLE_NAMES, days, today)
+            vendor = None if paths.settings.source == "optout" else layout_for(paths.settings.source)
+            removal = apply_retention(paths.landing, paths.lake, TABLE_NAMES, days, today, vendor)
         except RetentionError as exc:
             raise Failure(description=f"{RETENTION_KEY.to_user_string()}: {exc}") from None
         for table_removal in removal.tables.values():

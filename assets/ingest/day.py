@@ -51,6 +51,9 @@ class DayResult:
     # records of erased people left out before anything was counted (not in the lake's log:
     # the day reads as if they had never been delivered)
     records_suppressed: int = 0
+    # vendor sources: records of the files this table owns that the marts do not use, by
+    # the vendor's event type (counted in audit.source_files, reported by the run)
+    ignored_by_kind: dict[str, int] = field(default_factory=dict)
 
     def as_frame(self) -> pl.DataFrame:
         row = asdict(self)
@@ -180,6 +183,13 @@ def _read_day(
         unknown_files=delivered.unknown,
         skipped_files=delivered.skipped,
     )
+    if delivered.source_files is not None and delivered.source_files.height:
+        ignored = (
+            delivered.source_files.filter(pl.col("ignored") > 0)
+            .group_by("event_type")
+            .agg(pl.col("ignored").sum())
+        )
+        result.ignored_by_kind = dict(ignored.iter_rows())
     return _DeliveredDay(result, [Delivery(day, read) for read in delivered.reads], delivered.source_files)
 
 

@@ -24,12 +24,16 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from assets.ingest import lake
 from assets.ingest.delivered import day_spans
 from assets.ingest.landing_area import is_export_day_folder
+
+if TYPE_CHECKING:
+    from assets.sources.layouts import Layout
 
 SETTING = "OPTOUT_RETENTION_DAYS"
 # what an expired folder is renamed to before it is deleted: hidden from every reader
@@ -203,9 +207,17 @@ class _Expired:
 
 
 def apply_retention(
-    landing_dir: Path, lake_dir: Path, tables: Iterable[str], retention_days: int, today: dt.date
+    landing_dir: Path,
+    lake_dir: Path,
+    tables: Iterable[str],
+    retention_days: int,
+    today: dt.date,
+    vendor_layout: Layout | None = None,
 ) -> Removal:
     """Remove every landing and lake day folder of `tables` older than the retention.
+
+    With a vendor's landing folder (`vendor_layout`), its export-day folders (Braze's hour
+    folders, ...) are removed from the landing area instead of the tables' `dt=` folders.
 
     Oldest day first; each day's folders (every table, both areas) are renamed to hidden
     names, then deleted. Idempotent: a second pass finds nothing, and finishes a pass that
@@ -221,6 +233,12 @@ def apply_retention(
         if _inside(lake_dir / table, lake_dir):
             lake.clean_leftovers(lake_dir, table)
     expired = _expired_folders(roots, tables, removal)
+    if vendor_layout is not None:  # a vendor's folders in the landing area, by their export day
+        expired += [
+            _Expired(folder.label, "landing", folder.day, folder.folder)
+            for folder in vendor_layout.landed(landing_dir)
+            if folder.day < removal.first_kept
+        ]
     for day in sorted({entry.day for entry in expired}):
         of_the_day = [entry for entry in expired if entry.day == day]
         hidden = []

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from assets.atomic_files import replace_all, temp_name, write_temp_beside
 from assets.contract import TABLE_NAMES
-from assets.ingest.day import landed_day_folders, landing_files
+from assets.ingest.landing_area import landed_day_folders, landing_files
 from assets.ingest.readers import file_format, max_file_bytes
 from assets.privacy.matching import Subjects, record_values
 
@@ -42,10 +42,13 @@ class LandingSweep:
     unreadable: list[str] = field(default_factory=list)
 
 
-def erase_from_landing(landing_dir: Path, subjects: Subjects) -> LandingSweep:
+def erase_from_landing(landing_dir: Path, subjects: Subjects, source: str = "optout") -> LandingSweep:
     sweep = LandingSweep()
     needles = _needles(subjects)
     max_bytes = max_file_bytes()
+    if source != "optout":
+        _erase_from_vendor_files(landing_dir, subjects, needles, max_bytes, source, sweep)
+        return sweep
     for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
         landed = landing_files(landing_dir, table, day)
         for path in landed.readable:
@@ -204,3 +207,96 @@ def _replace_keeping_times(temp: Path, path: Path) -> None:
     os.chmod(temp, status.st_mode & 0o7777)
     os.utime(temp, ns=(status.st_atime_ns, status.st_mtime_ns))
     replace_all([(temp, path)])
+
+
+# -- a vendor's landing folder (OPTOUT_SOURCE): its own fields name people ------------------
+def _erase_from_vendor_files(
+    landing_dir: Path,
+    subjects: Subjects,
+    needles: list[bytes],
+    max_bytes: int,
+    source: str,
+    sweep: LandingSweep,
+) -> None:
+    """Every file of a vendor's folders: a record holding one of the ids as a value goes.
+
+    A vendor names people in its own fields (Braze `user_id` and `external_user_id`,
+    OneSignal `onesignal_id`, Airship `device.named_user_id`), so a record is matched by
+    its values, nested ones included, never by a column name.
+    """
+    from assets.sources.layouts import layout_for  # the vendor readers are imported on use
+
+    for folder in layout_for(source).landed(landing_dir):
+        for path in folder.files():
+            name = str(path.relative_to(landing_dir))
+            try:
+                removed = _erase_from_vendor_file(path, subjects, needles, max_bytes)
+            except (OSError, EOFError, ValueError) as exc:
+                sweep.unreadable.append(f"{name}: {exc}")
+                continue
+            if removed:
+                sweep.records_removed += removed
+                sweep.files_rewritten.append(name)
+
+
+def _erase_from_vendor_file(path: Path, subjects: Subjects, needles: list[bytes], max_bytes: int) -> int:
+    lowered = path.name.lower()
+    if lowered.endswith(".avro"):
+        return _erase_from_avro(path, subjects, needles)
+    if not lowered.endswith((".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz")):
+        return 0
+    data = _read(path, max_bytes)
+    if not _mentions(data, needles):
+        return 0
+    text = data.decode("utf-8", errors="surrogateescape")
+    if ".csv" in lowered:
+        records = list(_csv_records(text))
+        kept = records[:1] + [r for r in records[1:] if not _holds_an_id(record_values(r), subjects)]
+    else:
+        lines = text.splitlines(keepends=True)
+        kept = [line for line in lines if not _json_line_names(line, subjects)]
+        records = lines
+    removed = len(records) - len(kept)
+    if removed:
+        new = "".join(kept).encode("utf-8", errors="surrogateescape")
+        _swap_in(path, gzip.compress(new) if lowered.endswith(".gz") else new)
+    return removed
+
+
+def _json_line_names(line: str, subjects: Subjects) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return subjects.mentioned_in_record(line)
+    return _holds_an_id(_leaf_values(record), subjects)
+
+
+def _leaf_values(value: object) -> list[str]:
+    """Every scalar of a nested JSON value, as text."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaf_values(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaf_values(item)]
+    return [] if value is None or isinstance(value, bool) else [str(value)]
+
+
+def _holds_an_id(values: list[str], subjects: Subjects) -> bool:
+    return any(value.strip() in subjects.all_ids for value in values)
+
+
+def _erase_from_avro(path: Path, subjects: Subjects, needles: list[bytes]) -> int:
+    """An Avro file rewritten without their records, with its own schema and codec."""
+    import fastavro
+
+    with path.open("rb") as handle:
+        reader = fastavro.reader(handle)
+        schema, codec = reader.writer_schema, reader.codec
+        records = list(reader)
+    kept = [record for record in records if not _holds_an_id(_leaf_values(record), subjects)]
+    removed = len(records) - len(kept)
+    if removed:
+        temp = temp_name(path)
+        with temp.open("wb") as handle:
+            fastavro.writer(handle, fastavro.parse_schema(schema), kept, codec=codec)
+        _replace_keeping_times(temp, path)
+    return removed

@@ -214,12 +214,8 @@ def map_bounce(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.Da
     the opt-out behind it is found, revealed by the bounced campaign."""
     frame = _prepared(frame)
     return {
-        "messages": [_message(frame, "failed", pl.col("id"), pl.lit("unregistered"))],
-        "subscriptions": [
-            _consent(
-                frame, "opt_out", "token_invalid", "send_feedback", pl.col("id") + "/opt_out", _campaign()
-            )
-        ],
+        "messages": [_message(frame, "failed", pl.col("id") + "/failed", pl.lit("unregistered"))],
+        "subscriptions": [_consent(frame, "opt_out", "token_invalid", "send_feedback", campaign=_campaign())],
     }
 
 

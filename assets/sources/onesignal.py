@@ -106,12 +106,10 @@ EARLIEST_MS = int(dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)  # 
 
 
 def _prepared(frame: pl.DataFrame, fields: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Every field present, trimmed, an empty one null (a JSONL file may write "")."""
+    """Every field present as text, trimmed, an empty one null (a JSONL file may write "")."""
     frame = with_fields(frame, fields)
-    return frame.with_columns(
-        pl.when(pl.col(name).str.strip_chars() != "").then(pl.col(name).str.strip_chars()).alias(name)
-        for name in fields
-    )
+    text = {name: pl.col(name).cast(pl.String).str.strip_chars() for name in fields}
+    return frame.with_columns(pl.when(value != "").then(value).alias(name) for name, value in text.items())
 
 
 def _time(value: pl.Expr) -> pl.Expr:
