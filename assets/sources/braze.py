@@ -162,22 +162,21 @@ def _campaign_versions(frame: pl.DataFrame) -> pl.DataFrame:
     records, so its name is the one the sends carry and its start the first send seen."""
     named = frame.filter(_campaign().is_not_null())
     when = pl.col("time_ms").fill_null(pl.col("time") * 1000)
+    canvas = pl.col("campaign_id").is_null() & pl.col("canvas_id").is_not_null()
+    channel = pl.when(_platform() == "web").then(pl.lit("web_push")).otherwise(pl.lit("push"))
     return (
-        named.with_columns(_campaign().alias("campaign_id"), when.alias("_ms"))
+        named.with_columns(
+            pl.when(canvas).then(pl.lit("automated")).otherwise(pl.lit("broadcast")).alias("_type"),
+            channel.alias("_channel"),
+            _campaign().alias("campaign_id"),  # after the type: it needs the Braze fields as they are
+            when.alias("_ms"),
+        )
         .sort("_ms", RECORD_NUMBER)
         .group_by("campaign_id", maintain_order=True)
         .agg(
             pl.coalesce("campaign_name", "canvas_name").drop_nulls().last().alias("name"),
-            pl.when(_platform() == "web")
-            .then(pl.lit("web_push"))
-            .otherwise(pl.lit("push"))
-            .first()
-            .alias("channel"),
-            pl.when(pl.col("campaign_id").is_null() & pl.col("canvas_id").is_not_null())
-            .then(pl.lit("automated"))
-            .otherwise(pl.lit("broadcast"))
-            .first()
-            .alias("campaign_type"),
+            pl.col("_channel").first().alias("channel"),
+            pl.col("_type").first().alias("campaign_type"),
             pl.col("_ms").min().cast(pl.String).alias("sent_at"),
             pl.col("_ms").max().cast(pl.String).alias("updated_at"),
             pl.col(RECORD_NUMBER).first(),
