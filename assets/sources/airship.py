@@ -478,7 +478,9 @@ def map_events(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.Da
     push_opens = push.filter((kind == OPEN) & _triggering_campaign().is_not_null())
     send_keys = _delivery_keys(pl.col("channel"), pl.col("push_id"), pl.col("group_id"))
     undelivered = _undelivered(context)
-    reached = sends.filter(~pl.any_horizontal(key.is_in(undelivered).fill_null(False) for key in send_keys))
+    reached = sends.filter(
+        ~pl.any_horizontal(key.is_in(undelivered.implode()).fill_null(False) for key in send_keys)
+    )
     messages = pl.concat(
         [
             _nothing("messages", events.filter(pl.col(MALFORMED))),
