@@ -28,9 +28,11 @@ class Workspace:
     dagster_home: Path
     spark_warehouse: Path
     dbt_target: str | None = None  # None: whatever the caller's environment chooses (DuckDB by default)
+    source: str | None = None  # OPTOUT_SOURCE (None: optout's own contract)
 
     def env(self) -> dict[str, str]:
         target = {"OPTOUT_DBT_TARGET": self.dbt_target} if self.dbt_target else {}
+        target |= {"OPTOUT_SOURCE": self.source} if self.source else {}
         return target | {
             "OPTOUT_LANDING_DIR": str(self.landing),
             "OPTOUT_LAKE_DIR": str(self.lake),
@@ -46,7 +48,7 @@ class Workspace:
         return run_optout(self.env(), *args, check=check)
 
 
-def make_workspace(root: Path, dbt_target: str | None = None) -> Workspace:
+def make_workspace(root: Path, dbt_target: str | None = None, source: str | None = None) -> Workspace:
     return Workspace(
         root=root,
         landing=root / "landing",
@@ -57,6 +59,7 @@ def make_workspace(root: Path, dbt_target: str | None = None) -> Workspace:
         dagster_home=root / "dagster_home",
         spark_warehouse=root / "spark-warehouse",
         dbt_target=dbt_target,
+        source=source,
     )
 
 

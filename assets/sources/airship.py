@@ -39,13 +39,24 @@ SEND_REJECTED = "SEND_REJECTED"
 OPEN = "OPEN"
 FIRST_OPEN = "FIRST_OPEN"
 WEB_SESSION = "WEB_SESSION"
+WEB_CLICK = "WEB_CLICK"
 CUSTOM = "CUSTOM"
 SCREEN_VIEWED = "SCREEN_VIEWED"
 UNINSTALL = "UNINSTALL"
-SESSION_TYPES = (OPEN, FIRST_OPEN, WEB_SESSION)
+# a session starts with each app open (a push open too) and each web session; the first
+# launch's FIRST_OPEN comes beside its OPEN, so it dates the install but is no session
+SESSION_TYPES = (OPEN, WEB_SESSION)
 
 # the custom events an app streams its push consent changes through (docs/sources/airship.md)
 CONSENT_EVENTS = {"push_opt_out": "opt_out", "push_opt_in": "opt_in"}
+# how the app learnt of the change it streams (its `source` property): at once in the app,
+# from the backend, or on a visit that found the browser's push subscription gone
+DETECTED_VIA = {
+    "user_settings": "client",
+    "os_permission": "client",
+    "api": "api",
+    "token_invalid": "revisit",
+}
 
 # Airship's device types that are push (app or web); SMS, email and open channels are not
 PLATFORMS = {"IOS": "ios", "ANDROID": "android", "AMAZON": "android", "WEB": "web"}
@@ -468,14 +479,15 @@ def _campaign_versions(sends: pl.DataFrame, day: dt.date) -> pl.DataFrame:
 
 def map_events(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.DataFrame]]:
     """Each event by its type (docs/sources/airship.md). The first `messages` frame holds one
-    row per record the file's count calls mapped: sends, rejections, opens of a push, and the
-    lines that are no event; every other record is counted as ignored by the file."""
+    row per record the file's count calls mapped: sends, rejections, opens and clicks of a
+    push, and the lines that are no event; every other record is counted as ignored by the file."""
     events = _prepared(frame)
     push = events.filter(_is_push())
     kind = pl.col("event")
     sends = push.filter(kind == SEND)
     rejected = push.filter(kind == SEND_REJECTED)
     push_opens = push.filter((kind == OPEN) & _triggering_campaign().is_not_null())
+    web_clicks = push.filter(kind == WEB_CLICK)
     send_keys = _delivery_keys(pl.col("channel"), pl.col("push_id"), pl.col("group_id"))
     undelivered = _undelivered(context)
     reached = sends.filter(
@@ -487,6 +499,7 @@ def map_events(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.Da
             _message(sends, "sent", pl.col("id"), _campaign()),
             _message(rejected, "failed", pl.col("id"), _campaign(), _error_code(pl.col("reason"))),
             _message(push_opens, "opened", pl.col("id"), _triggering_campaign()),
+            _message(web_clicks, "opened", pl.col("id"), pl.coalesce(_campaign(), _triggering_campaign())),
         ]
     ).sort(RECORD_NUMBER)
 
@@ -507,8 +520,9 @@ def map_events(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.Da
                 stated,
                 consent_name.replace_strict(CONSENT_EVENTS, default=None),
                 source,
-                pl.when(source == "api")
-                .then(pl.lit("api"))
+                # an unknown source keeps a path, so the record is quarantined for its source
+                pl.when(source.is_in(list(DETECTED_VIA)))
+                .then(source.replace_strict(DETECTED_VIA, default=None))
                 .when(source.is_not_null())
                 .then(pl.lit("client")),
                 pl.lit(None, pl.String),

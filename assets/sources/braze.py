@@ -198,7 +198,8 @@ def map_send(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.Data
     """A send is `sent`; Braze has no delivery receipt, so a send no bounce or abort of the
     same day matches is also `delivered`, at the send's time."""
     frame = _prepared(frame)
-    reached = frame.filter(~_delivery_key().is_in(_undelivered_keys(context)).fill_null(False))
+    undelivered = _undelivered_keys(context).to_frame("_key")
+    reached = frame.with_columns(_delivery_key().alias("_key")).join(undelivered, on="_key", how="anti")
     return {
         "messages": [
             _message(frame, "sent", pl.col("id")),

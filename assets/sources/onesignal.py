@@ -233,7 +233,9 @@ def map_message_events(frame: pl.DataFrame, context: DayContext) -> dict[str, li
     messages = frame.filter(kind.is_in(list(MESSAGE_KINDS)) | kind.is_null())
     event_type = kind.replace_strict(MESSAGE_KINDS, default=None)
     error = pl.when(kind == FAILED).then(_error_code(pl.col("failure_reason")))
-    gone = (kind == FAILED) & error.is_in(["unregistered", "invalid_token"])
+    # the push service no longer knows the token: the subscription is gone. An invalid token
+    # (malformed, another environment's) is a failure of the send, no opt-out
+    gone = (kind == FAILED) & (error == "unregistered")
     when = _time(pl.col("event_timestamp"))
     opt_outs = _consent(
         frame.filter(gone.fill_null(False) | (kind == UNSUBSCRIBED)),
@@ -263,8 +265,8 @@ def map_message_events(frame: pl.DataFrame, context: DayContext) -> dict[str, li
 
 def map_subscriptions_export(frame: pl.DataFrame, context: DayContext) -> dict[str, list[pl.DataFrame]]:
     """A push subscription's row: a version of its user's profile, and the consent state it
-    shows as a dated opt-in or opt-out, whose id repeats in every export that shows the same
-    state (the next day's is a duplicate). Email and SMS subscriptions are ignored."""
+    shows as a dated opt-in and opt-out, whose ids repeat in every export that shows the same
+    state (the next day's are duplicates). Email and SMS subscriptions are ignored."""
     frame = _prepared(frame, SUBSCRIPTION_FIELDS).with_columns(
         _device(pl.col("type")).alias("_device"),
         pl.col("notification_types").cast(pl.Int64, strict=False).alias("_nt"),
@@ -275,7 +277,12 @@ def map_subscriptions_export(frame: pl.DataFrame, context: DayContext) -> dict[s
     opted_out = push.filter(state.is_in(list(OPT_OUT_STATES)) & unsubscribed_at.is_not_null())
     source = state.replace_strict({code: s for code, (s, _) in OPT_OUT_STATES.items()}, default=None)
     via = state.replace_strict({code: v for code, (_, v) in OPT_OUT_STATES.items()}, default=None)
-    opted_in = push.filter((state == SUBSCRIBED) & pl.col("created_at").is_not_null())
+    # subscribed since created_at: a subscription subscribed now, and one unsubscribed since
+    # (it was subscribed before it was unsubscribed, maybe between two exports)
+    created_at = pl.col("created_at")
+    in_order = (_epoch_ms(created_at) < _epoch_ms(unsubscribed_at)).fill_null(True)
+    was_subscribed = (state == SUBSCRIBED).fill_null(False) | (unsubscribed_at.is_not_null() & in_order)
+    opted_in = push.filter(was_subscribed & created_at.is_not_null())
     sid = pl.col("subscription_id")
     return {
         "users": [
