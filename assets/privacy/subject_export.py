@@ -71,13 +71,19 @@ def _lake_records(lake_dir: Path, table: str, subjects: Subjects, ingested: dict
     records = []
     for row in rows.iter_rows(named=True):
         provenance = {
-            "landing_file": f"{table}/dt={row['export_date']}/{row['source_file']}",
+            "landing_file": landing_file(table, row["export_date"], row["source_file"]),
             "export_date": row["export_date"],
             "record_number": row["record_number"],
             "ingested_at": ingested.get((table, row["export_date"])),
         }
         records.append({k: v for k, v in row.items() if k not in LINEAGE} | {"provenance": provenance})
     return records
+
+
+def landing_file(table: str, export_date, file_name: str) -> str:
+    """Where a record's file is in the landing folder: `<table>/dt=<day>/<file>` for the
+    contract; a vendor's file is named by its path in the landing folder already."""
+    return file_name if "/" in file_name else f"{table}/dt={export_date}/{file_name}"
 
 
 def _quarantined(lake_dir: Path, subjects: Subjects) -> list[dict]:
@@ -88,7 +94,7 @@ def _quarantined(lake_dir: Path, subjects: Subjects) -> list[dict]:
             continue
         frame = pl.concat([pl.read_parquet(f) for f in files])
         for row in frame.filter(frame_mask(frame, subjects)).iter_rows(named=True):
-            row["landing_file"] = f"{row['table_name']}/dt={row['export_date']}/{row['file_name']}"
+            row["landing_file"] = landing_file(row["table_name"], row["export_date"], row["file_name"])
             found.append(row)
     return found
 
