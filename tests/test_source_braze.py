@@ -366,3 +366,50 @@ def test_braze_public_sample_files_are_every_record_accounted_for(tmp_path, dbt_
     assert rows[0] == files and rows[1] == total == rows[2], rows
     assert rows[3] > 0
     shutil.rmtree(ws.root, ignore_errors=True)
+
+
+@pytest.mark.quick
+def test_erasure_rewrites_the_avro_files_without_their_records(tmp_path):
+    from assets.privacy.landing import erase_from_landing
+    from assets.privacy.matching import Subjects
+
+    landing = tmp_path / "landing"
+    path = write_avro(
+        landing,
+        braze.SEND,
+        [
+            user("u1", "cust-1", id="s1", platform="ios", campaign_id="c1"),
+            user("u2", "cust-2", id="s2", platform="ios", campaign_id="c1"),
+            user("u3", "cust-3", id="s3", platform="ios", campaign_id="c1"),
+        ],
+    )
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    # u2 by user id, u3 by the external id Braze carries as `external_user_id`
+    sweep = erase_from_landing(landing, Subjects(frozenset({"u2"}), frozenset({"cust-3"})), "braze_currents")
+    assert (sweep.records_removed, len(sweep.files_rewritten)) == (2, 1)
+    with path.open("rb") as handle:
+        reader = fastavro.reader(handle)
+        assert reader.codec == "deflate"
+        assert [f["name"] for f in reader.writer_schema["fields"]] == [name for name, _ in FIELDS[braze.SEND]]
+        assert [record["id"] for record in reader] == ["s1"]
+    assert path.stat().st_mtime_ns == 1_000_000_000_000_000_000  # the landing sensor sees nothing new
+
+
+@pytest.mark.quick
+def test_retention_removes_the_old_hour_folders(tmp_path):
+    from assets.contract import TABLE_NAMES
+    from assets.ingest.retention import apply_retention
+
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    for day in (DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)):
+        write_avro(
+            landing, braze.SESSION_START, [user(id=f"e{day.day}", session_id="a", platform="ios")], day=day
+        )
+    removal = apply_retention(
+        landing, lake, TABLE_NAMES, 1, DAY + dt.timedelta(days=2), layout_for("braze_currents")
+    )
+    assert [f.day for f in layout_for("braze_currents").landed(landing)] == [
+        DAY + dt.timedelta(days=1),
+        DAY + dt.timedelta(days=2),
+    ]
+    assert removal.tables[braze.SESSION_START].landing_days == [DAY]
