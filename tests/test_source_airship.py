@@ -92,7 +92,7 @@ LINES_A = [
     _event("cv", "CUSTOM", _at(13, 30), body={"name": "purchase", "value": 12.5, "properties": {"sku": "a"}}),
     # 15 ignored here, an app event
     _event("sv", "SCREEN_VIEWED", _at(14), body={"viewed_screen": "home", "duration": 1500}),
-    # 16 ignored here, a session and the creation of user c4
+    # 16 ignored here, the creation of user c4 (its OPEN is the session)
     _event("fo", "FIRST_OPEN", _at(9), channel="c4", device_type="AMAZON", named_user_id="n4"),
     # 17 ignored everywhere: a channel Airship retired for inactivity
     _event("ud", "UNINSTALL", _at(15), channel="c5", device_type="ANDROID", body={"decay": True}),
@@ -119,6 +119,24 @@ LINES_B = [
     # 3 a consent event without its source: quarantined in subscriptions
     _event("cx", "CUSTOM", _at(11, 45), body={"name": "push_opt_out", "properties": {}}),
     _event("w1", "WEB_SESSION", _at(12), channel="c2", device_type="WEB", body={"session_id": "s"}),  # 4
+    # 5 a click on a web notification: opened (no session of its own: the site's comes apart)
+    _event(
+        "wc",
+        "WEB_CLICK",
+        _at(12, 30),
+        channel="c2",
+        device_type="WEB",
+        body={"push_id": "p2", "group_id": "g2"},
+    ),
+    # 6 the site found its push subscription gone on this visit
+    _event(
+        "cr",
+        "CUSTOM",
+        _at(12, 45),
+        channel="c2",
+        device_type="WEB",
+        body={"name": "push_opt_out", "properties": {"source": "token_invalid"}},
+    ),
 ]
 
 
@@ -200,6 +218,7 @@ def test_a_send_is_sent_and_delivered_unless_rejected(lake):
         ("s1/delivered", "c1", "p1", "delivered", _utc(_at(10)), None, FILE_A, 1),
         ("s2", "c2", "g2", "sent", _utc(_at(10)), None, FILE_A, 2),
         ("s3", "c3", "p3", "sent", _utc(_at(10)), None, FILE_A, 4),
+        ("wc", "c2", "g2", "opened", _utc(_at(12, 30)), None, FILE_B, 5),
     ]
     # the rejected send (s2) and the one whose push found an uninstall (s3) are not delivered
     delivered = rows.filter(pl.col("event_type") == "delivered")["event_id"].to_list()
@@ -231,7 +250,7 @@ def test_per_file_counts_add_up(lake):
         # 16 lines that are not blank: 5 loaded, 3 quarantined (7, 9, 10), 1 duplicate (8), and
         # 7 ignored (11 to 17: unused types and channels, and events other tables load)
         (FILE_A, "events", "messages", 16, 7, 3, 1, 5),
-        (FILE_B, "events", "messages", 4, 4, 0, 0, 0),
+        (FILE_B, "events", "messages", 6, 5, 0, 0, 1),
     ]
     for row in counts.to_dicts():
         assert row["records"] == row["ignored"] + row["quarantined"] + row["duplicate_in_day"] + row["loaded"]
@@ -253,6 +272,7 @@ def test_uninstalls_and_consent_events_are_subscriptions(lake):
         "source_file",
     ).rows() == [
         ("ci", "c2", "opt_in", _utc(_at(11, 30)), "api", "api", None, FILE_B),
+        ("cr", "c2", "opt_out", _utc(_at(12, 45)), "token_invalid", "revisit", None, FILE_B),
         ("cu", "c1", "opt_out", _utc(_at(13)), "user_settings", "client", None, FILE_A),
         # found by the send of push p3: the campaign that revealed it
         ("u3", "c3", "opt_out", _utc(_at(11)), "token_invalid", "send_feedback", "p3", FILE_B),
@@ -267,7 +287,6 @@ def test_sessions_custom_events_and_screens_are_app_events(lake):
         "event_id", "user_id", "event_name", "occurred_at", "properties", "record_number"
     ).rows() == [
         ("cv", "c1", "purchase", _utc(_at(13, 30)), '{"sku": "a"}', 14),
-        ("fo", "c4", "session_start", _utc(_at(9)), None, 16),
         ("o1", "c1", "session_start", _utc(_at(10, 5)), None, 5),
         (
             "sv",
@@ -294,7 +313,7 @@ def test_users_are_the_channels_each_file_names(lake):
         (FILE_A, "c4", "n4", "android", None, _utc(_at(9)), _utc(_at(9))),
         (FILE_A, "c5", None, "android", None, _utc(_at(15)), _utc(_at(15))),
         (FILE_B, "c1", None, "ios", None, _utc(_at(11, 45)), _utc(_at(11, 45))),
-        (FILE_B, "c2", None, "web", None, _utc(_at(11, 30)), _utc(_at(12))),
+        (FILE_B, "c2", None, "web", None, _utc(_at(11, 30)), _utc(_at(12, 45))),
         (FILE_B, "c3", None, "android", None, _utc(_at(11)), _utc(_at(11))),
     ]
     # the email channel (line 12) is no user; the future send (line 9) dates no version
