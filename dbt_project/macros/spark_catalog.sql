@@ -3,7 +3,7 @@
   sources the staging models read (DuckDB reads the same files through the sources'
   external_location). Registered again each run, so a moved lake is followed; dropping an
   external table leaves its files. Only the tables' data files: `pathGlobFilter` keeps the
-  ingestion log and quarantine files beside them out (a `dt=` partitioned table would
+  ingestion log, quarantine and vendor file counts beside them out (a `dt=` partitioned table would
   not); mergeSchema unions the files' columns by name, as DuckDB's union_by_name does.
 -#}
 {% macro register_lake_tables() -%}
@@ -18,7 +18,7 @@
     {%- if execute -%}
         {#- a cluster reads the lake where it sees it (object storage: OPTOUT_SPARK_LAKE_URI) -#}
         {%- set lake = env_var('OPTOUT_SPARK_LAKE_URI', '') or var('lake_dir', '') or optout_path('OPTOUT_LAKE_DIR', 'data/lake') -%}
-        {%- set files = {'ingestion_log': 'ingestion_log.parquet', 'quarantine': 'quarantine.parquet'} -%}
+        {%- set files = {'ingestion_log': 'ingestion_log.parquet', 'quarantine': 'quarantine.parquet', 'source_files': 'source_files.parquet'} -%}
         {%- do run_query('create database if not exists lake') -%}
         {%- for source in graph.sources.values() if source.source_name == 'lake' -%}
             {%- set folder = lake if source.name in files else lake ~ '/' ~ source.name -%}
