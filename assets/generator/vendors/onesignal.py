@@ -57,13 +57,23 @@ SUBSCRIPTION_COLUMNS = [
     "unsubscribed_at",
 ]
 MS = pl.Datetime("ms", "UTC")
+PROFILE_SCHEMA = {
+    "user_id": pl.String,
+    "external_id": pl.String,
+    "platform": pl.String,
+    "browser": pl.String,
+    "created_ms": pl.Int64,
+    "updated_ms": pl.Int64,
+}
+GZIP_LEVEL = 1  # the files are written once and read a few times: speed over size
 
 
 class Writer:
     def __init__(self, out: Path):
         self.out = out
         # per user: the latest profile, and when the first version was made
-        self.profiles: dict[str, dict] = {}
+        self.profiles = pl.DataFrame(schema=PROFILE_SCHEMA)
+        self.web_users: set[str] = set()
         self.campaigns = pl.DataFrame(
             schema={"campaign_id": pl.String, "message_name": pl.String, "message_type": pl.String}
         )
@@ -86,11 +96,15 @@ class Writer:
                 pl.col("updated_at").dt.epoch("ms").alias("updated_ms"),
             )
         )
-        for profile in users.iter_rows(named=True):
-            known = self.profiles.get(profile["user_id"])
-            if known is not None:
-                profile["created_ms"] = known["created_ms"]
-            self.profiles[profile["user_id"]] = profile
+        first_made = self.profiles.select("user_id", pl.col("created_ms").alias("_first"))
+        users = users.join(first_made, on="user_id", how="left").select(
+            *(pl.col(c) for c in PROFILE_SCHEMA if c != "created_ms"),
+            pl.coalesce("_first", "created_ms").alias("created_ms"),
+        )
+        self.profiles = pl.concat([self.profiles, users.select(list(PROFILE_SCHEMA))]).unique(
+            "user_id", keep="last", maintain_order=True
+        )
+        self.web_users |= set(users.filter(pl.col("platform") == "web")["user_id"].to_list())
         campaigns = (
             tables["campaigns"]
             .sort("updated_at")
@@ -135,9 +149,7 @@ class Writer:
         if source == "api":
             return DISABLED_BY_API
         if source == "os_permission":
-            profile = self.profiles.get(user)
-            web = profile is not None and profile["platform"] == "web"
-            return NO_PERMISSION_WEB if web else NO_PERMISSION
+            return NO_PERMISSION_WEB if user in self.web_users else NO_PERMISSION
         # a token the push service no longer knows: OneSignal's own code, which the source
         # does not date (the message event of the send that found it does)
         return TOKEN_GONE
@@ -155,35 +167,25 @@ class Writer:
         return written
 
     def _devices(self) -> pl.DataFrame:
-        rows = [
-            (
-                user,
-                *self._types(profile),
-                profile["external_id"],
-                profile["created_ms"],
-                profile["updated_ms"],
-            )
-            for user, profile in self.profiles.items()
-        ]
-        return pl.DataFrame(
-            rows,
-            schema={
-                "onesignal_id": pl.String,
-                "type": pl.String,
-                "subscription_device_type": pl.String,
-                "external_id": pl.String,
-                "_profile_created": pl.Int64,
-                "_profile_updated": pl.Int64,
-            },
-            orient="row",
+        """Per user: the subscription type of the export, the device type of the events."""
+        platform, browser = pl.col("platform"), pl.col("browser").fill_null("other")
+        web = browser.replace_strict(WEB_TYPES, default="ChromePush")
+        mobile = {name: types[0] for name, types in MOBILE_TYPES.items()}
+        device = {name: types[1] for name, types in MOBILE_TYPES.items()}
+        return self.profiles.select(
+            pl.col("user_id").alias("onesignal_id"),
+            pl.when(platform == "web")
+            .then(web)
+            .otherwise(platform.replace_strict(mobile, default="iOSPush"))
+            .alias("type"),
+            pl.when(platform == "web")
+            .then(web)
+            .otherwise(platform.replace_strict(device, default="iOS"))
+            .alias("subscription_device_type"),
+            "external_id",
+            pl.col("created_ms").alias("_profile_created"),
+            pl.col("updated_ms").alias("_profile_updated"),
         )
-
-    @staticmethod
-    def _types(profile: dict) -> tuple[str, str]:
-        if profile["platform"] == "web":
-            web = WEB_TYPES.get(profile["browser"] or "other", "ChromePush")
-            return web, web
-        return MOBILE_TYPES.get(profile["platform"], MOBILE_TYPES["ios"])
 
     def _subscriptions(self) -> pl.DataFrame:
         """Every push subscription at the end of the simulated day; a user who never
@@ -240,7 +242,7 @@ class Writer:
             *(pl.col(c) for c in SUBSCRIPTION_COLUMNS if c != "enabled"),
             pl.when("enabled").then(pl.lit("true")).otherwise(pl.lit("false")).alias("enabled"),
         ).select(SUBSCRIPTION_COLUMNS)
-        (folder / "subscriptions.csv.gz").write_bytes(gzip.compress(text.write_csv().encode(), 6))
+        (folder / "subscriptions.csv.gz").write_bytes(gzip.compress(text.write_csv().encode(), GZIP_LEVEL))
 
     def _events(self, messages: pl.DataFrame, snapshot: pl.DataFrame) -> pl.DataFrame:
         """Each message event as OneSignal's push event; a user no profile names (an orphan)
@@ -275,7 +277,7 @@ class Writer:
         folder.mkdir(parents=True, exist_ok=True)
         for part, start in enumerate(range(0, events.height, EVENTS_PER_FILE)):
             lines = events.slice(start, EVENTS_PER_FILE).write_ndjson()
-            (folder / f"events-{part:03d}.jsonl.gz").write_bytes(gzip.compress(lines.encode(), 6))
+            (folder / f"events-{part:03d}.jsonl.gz").write_bytes(gzip.compress(lines.encode(), GZIP_LEVEL))
 
 
 def _iso(epoch_ms: pl.Expr) -> pl.Expr:
