@@ -123,14 +123,15 @@ def ingested_since_landing(landing_dir: Path, lake_dir: Path) -> set[str]:
     """Export days whose every landed table folder is in the lake, ingested after its files
     last changed: a backfill made them, and a sensor turned on afterwards has nothing to do."""
     newest_file: dict[tuple[str, str], float] = {}
-    for landed in layout_for().landed(landing_dir):
+    layout = layout_for()
+    for landed in layout.landed(landing_dir):
         times = [path.stat().st_mtime for path in landed.files()]
         key = (landed.label, landed.day.isoformat())
         newest_file[key] = max(times + [newest_file.get(key, 0.0)])
     behind: set[str] = set()
     for (label, day), changed in newest_file.items():
         # a vendor's file kind feeds several tables: each of their lake days must be newer
-        tables = [label] if label in TABLE_NAMES else TABLE_NAMES
+        tables = [label] if layout.name == "optout" else TABLE_NAMES
         for table in tables:
             log = lake.day_dir(lake_dir, table, dt.date.fromisoformat(day)) / lake.LOG_FILE
             if not log.exists() or log.stat().st_mtime < changed:

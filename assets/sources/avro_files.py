@@ -24,15 +24,26 @@ _SCALARS = {
 def read_avro(path: Path, max_bytes: int) -> pl.DataFrame:
     """Every record of an Avro file, one column per field of its schema.
 
-    Streamed block by block (fastavro decodes one block at a time), refused past
-    OPTOUT_MAX_FILE_BYTES like any landing file; a file that does not decode whole (a
-    truncated upload, a bad block) fails with an error naming it, so its day fails as a
-    corrupt gzip's does.
+    Refused past OPTOUT_MAX_FILE_BYTES like any landing file. polars' reader (native code)
+    reads it; a file it does not take is read again with fastavro, block by block, which
+    takes any schema (a union of several types becomes JSON text) and tells what is wrong
+    with a file that does not decode whole (a truncated upload, a bad block): that error
+    names the file, so its day fails as a corrupt gzip's does.
     """
     if path.stat().st_size > max_bytes:
         raise UnreadableFileError(
             f"cannot read {path}: it exceeds {MAX_FILE_BYTES_VARIABLE} ({max_bytes} bytes)"
         )
+    try:
+        frame = pl.read_avro(path)
+    except (Exception, pl.exceptions.PanicException):
+        return _read_with_fastavro(path)
+    # Avro's int and float as the wider types, as the record-by-record path reads them:
+    # seconds times 1000 must not overflow
+    return frame.with_columns(pl.col(pl.Int32).cast(pl.Int64), pl.col(pl.Float32).cast(pl.Float64))
+
+
+def _read_with_fastavro(path: Path) -> pl.DataFrame:
     try:
         with path.open("rb") as handle:
             reader = fastavro.reader(handle)
