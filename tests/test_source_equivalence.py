@@ -83,6 +83,33 @@ VENDOR_CANNOT_CARRY = {
         "mart_pressure_baseline": {"opted_in_users": TIME_PRECISION},
     },
 }
+NO_EVENT_IDS = (
+    "OneSignal's subscriptions export has no event ids: a consent change found in it is named "
+    "by its subscription, state and time, and dated by the export it was found in"
+)
+SEND_TIME = "OneSignal's failed send is the opt-out it reveals: both at the failure's time"
+BROWSERS = "OneSignal's subscription types name chrome, firefox, safari and edge only"
+
+VENDOR_CANNOT_CARRY["onesignal"] = {
+    "fct_opt_out_last_events": {"opt_out_id": NO_EVENT_IDS},
+    "fct_opt_outs": {"opt_out_id": NO_EVENT_IDS, "opted_out_at": SEND_TIME, "browser": BROWSERS},
+    "mart_consent_history": {
+        "opt_in_id": NO_EVENT_IDS,
+        "opt_out_id": NO_EVENT_IDS,
+        "opt_in_export_date": NO_EVENT_IDS,
+        "opt_out_export_date": NO_EVENT_IDS,
+        "opted_out_at": SEND_TIME,
+        "window_end": SEND_TIME,
+        "opt_in_source_file": PROVENANCE,
+        "opt_in_record_number": PROVENANCE,
+        "opt_in_ingested_at": PROVENANCE,
+        "opt_out_source_file": PROVENANCE,
+        "opt_out_record_number": PROVENANCE,
+        "opt_out_ingested_at": PROVENANCE,
+    },
+    "mart_campaign_opt_outs": {"sent_at": NO_CAMPAIGN_RECORDS},
+    "mart_campaign_alerts": {"sent_at": NO_CAMPAIGN_RECORDS},
+}
 TOTAL_BOUND = 0.01  # a named numeric column's total within 1% of the contract's
 
 

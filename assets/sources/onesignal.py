@@ -376,6 +376,8 @@ def onesignal() -> VendorSource:
         folders=onesignal_folders,
         read=read_onesignal,
         extensions=(".csv", ".csv.gz", ".jsonl", ".jsonl.gz"),
+        # OneSignal exports no app activity: it comes in optout's contract beside its files
+        contract_tables=("app_events",),
     )
 
 

@@ -24,7 +24,7 @@ import polars as pl
 from assets.contract import Table
 from assets.ingest.csv_reader import RAW, RECORD_NUMBER, malformed_frame
 from assets.ingest.readers import FileRecords, blamed_on
-from assets.sources.layouts import DayDelivery, LandedFolder, safe_files
+from assets.sources.layouts import DayDelivery, LandedFolder, OptoutLayout, safe_files
 from assets.sources.source_files import listed_files
 
 # the table that lists files of kinds no table uses (their records counted as ignored)
@@ -81,6 +81,9 @@ class VendorSource:
     read: Callable[[Path, int], pl.DataFrame]  # one file's records (vendor fields)
     extensions: tuple[str, ...]  # file names it reads (lower case endings)
     kind_of: Callable[[LandedFolder, Path], str] = field(default=lambda folder, path: folder.label)
+    # tables the vendor exports nothing for, delivered beside its files in optout's contract
+    # (`<table>/dt=<day>/`, docs/raw-exports.md): e.g. app activity from a product analytics tool
+    contract_tables: tuple[str, ...] = ()
 
     # the folders by export day, walked once per layout object (ingestion makes one per run
     # step); days are read in threads, so the first walk is made under a lock
@@ -88,7 +91,10 @@ class VendorSource:
     _walking: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def landed(self, landing_dir: Path) -> list[LandedFolder]:
-        return self.folders(landing_dir)
+        beside = [
+            folder for folder in OptoutLayout().landed(landing_dir) if folder.label in self.contract_tables
+        ]
+        return self.folders(landing_dir) + beside
 
     def folders_of(self, landing_dir: Path, day: dt.date) -> list[LandedFolder]:
         with self._walking:
@@ -107,6 +113,19 @@ class VendorSource:
         return kinds | {need for kind in list(kinds) for need in self.kinds[kind].needs}
 
     def read_day(self, table: Table, landing_dir: Path, day: dt.date, max_bytes: int) -> DayDelivery:
+        vendor = self._read_vendor_day(table, landing_dir, day, max_bytes)
+        if table.name not in self.contract_tables:
+            return vendor
+        contract = OptoutLayout().read_day(table, landing_dir, day, max_bytes)
+        return DayDelivery(
+            contract.reads + vendor.reads,
+            contract.files + vendor.files,
+            contract.unknown + vendor.unknown,
+            contract.skipped + vendor.skipped,
+            vendor.source_files,
+        )
+
+    def _read_vendor_day(self, table: Table, landing_dir: Path, day: dt.date, max_bytes: int) -> DayDelivery:
         needed = self.kinds_read_by(table.name)
         files: list[VendorFile] = []
         unknown: list[str] = []

@@ -164,6 +164,15 @@ class Writer:
             events = self._events(messages, snapshot)
             self._write_events(export_day, events)
             written["message_events"] = events.height
+        activity = tables.get("app_events")
+        if activity is not None and activity.height:
+            # OneSignal exports no app activity: in optout's contract beside its files
+            folder = self.out / "app_events" / f"dt={export_day.isoformat()}"
+            folder.mkdir(parents=True, exist_ok=True)
+            activity.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")).write_ndjson(
+                folder / "app_events.jsonl"
+            )
+            written["app_events (optout's contract)"] = activity.height
         return written
 
     def _devices(self) -> pl.DataFrame:
