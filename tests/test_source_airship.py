@@ -9,6 +9,7 @@ import json
 import polars as pl
 import pytest
 
+from assets.generator.run import generate
 from assets.ingest.day import ingest_days
 from assets.ingest.readers import UnreadableFileError
 from assets.sources.airship import LINE, LINE_NUMBER, MALFORMED, read_rtds
@@ -379,3 +380,64 @@ def test_the_reader_keeps_every_line_that_is_not_blank(tmp_path):
     }
     assert frame[LINE].to_list()[4] == good  # the line as written, without its CR
     assert frame[LINE].to_list()[3] == '{"id": "caf\ufffd"}'  # invalid bytes shown, not kept
+
+
+def _ingested(landing, lake, source: str, days: list[dt.date], table: str) -> pl.DataFrame:
+    for _, outcome in ingest_days(landing, lake, table, days, layout=layout_for(source)):
+        assert not isinstance(outcome, UnreadableFileError), outcome
+    return pl.concat([pl.read_parquet(path) for path in (lake / table).rglob("data.parquet")])
+
+
+def test_the_generated_world_reads_back_as_the_contract_gives_it(tmp_path):
+    """`optout generate --format airship` writes the world the contract's files hold: the
+    source reads back every consent event, send, failure and open, every app event, and each
+    user's profile; only deliveries (inferred) and the sessions push opens start differ."""
+    days = [DAY + dt.timedelta(days=offset) for offset in range(3)]
+    events = {}
+    for fmt in ("optout", "airship"):
+        landing, lake = tmp_path / fmt / "landing", tmp_path / fmt / "lake"
+        generate(landing, DAY, len(days), 120, seed=5, fmt=fmt)
+        events[fmt] = {
+            table: _ingested(landing, lake, fmt, days, table)
+            for table in ("subscriptions", "messages", "app_events", "users")
+        }
+    contract, vendor = events["optout"], events["airship"]
+
+    def same(table: str, frame: pl.DataFrame, other: pl.DataFrame) -> None:
+        lineage = ["export_date", "source_file", "record_number"]
+        frame, other = frame.drop(lineage, strict=False), other.drop(lineage, strict=False)
+        mine, theirs = frame.unique().sort(frame.columns), other.unique().sort(frame.columns)
+        assert mine.height > 0 and mine.equals(theirs), table
+
+    same("subscriptions", contract["subscriptions"], vendor["subscriptions"])
+    not_delivered = pl.col("event_type") != "delivered"
+    same("messages", contract["messages"].filter(not_delivered), vendor["messages"].filter(not_delivered))
+    # every send that did not fail is delivered, at its own time (a user gets a campaign at
+    # most once a day)
+    day = pl.col("occurred_at").dt.date().alias("day")
+    sent = contract["messages"].filter(pl.col("event_type") == "sent").with_columns(day)
+    failed = (
+        contract["messages"].filter(pl.col("event_type") == "failed").select("user_id", "campaign_id", day)
+    )
+    reached = sent.join(failed, on=["user_id", "campaign_id", "day"], how="anti").select(
+        (pl.col("event_id") + "/delivered").alias("event_id"), "user_id", "campaign_id", "occurred_at"
+    )
+    delivered = vendor["messages"].filter(pl.col("event_type") == "delivered")
+    same("delivered", reached, delivered.select(reached.columns))
+    # the app events, and a session for each open of a push on a phone
+    activity = ["event_id", "user_id", "event_name", "occurred_at"]
+    opens = contract["messages"].filter(pl.col("event_type") == "opened")
+    sessions = vendor["app_events"].join(opens.select("event_id"), on="event_id", how="semi")
+    assert sessions["event_name"].unique().to_list() == ["session_start"]
+    rest = vendor["app_events"].join(opens.select("event_id"), on="event_id", how="anti")
+    same("app_events", contract["app_events"].select(activity), rest.select(activity))
+    # each user's profile as its latest version shows it
+    profile = ["user_id", "external_id", "platform", "browser"]
+    latest = {
+        fmt: frames["users"]
+        .sort("updated_at", "export_date", "source_file", "record_number")
+        .group_by("user_id")
+        .agg(pl.col(profile[1:]).last())
+        for fmt, frames in events.items()
+    }
+    same("users", latest["optout"].select(profile), latest["airship"].select(profile))

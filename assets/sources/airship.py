@@ -455,7 +455,9 @@ def _campaign_versions(sends: pl.DataFrame, day: dt.date) -> pl.DataFrame:
         .sort("_when", RECORD_NUMBER)
         .group_by("campaign_id", maintain_order=True)
         .agg(
-            (pl.col("device_type") == "WEB").first().alias("_web"),
+            # web push when every send that names a device type went to a browser
+            (pl.col("device_type") == "WEB").any().alias("_to_web"),
+            (pl.col("device_type") != "WEB").any().alias("_to_apps"),
             pl.col("group_id").is_not_null().any().alias("_grouped"),
             pl.col("occurred").first().alias("sent_at"),
             pl.col("occurred").last().alias("updated_at"),
@@ -467,7 +469,10 @@ def _campaign_versions(sends: pl.DataFrame, day: dt.date) -> pl.DataFrame:
         versions,
         pl.col("campaign_id"),
         pl.col("campaign_id").alias("name"),
-        pl.when(pl.col("_web")).then(pl.lit("web_push")).otherwise(pl.lit("push")).alias("channel"),
+        pl.when(pl.col("_to_web") & ~pl.col("_to_apps"))
+        .then(pl.lit("web_push"))
+        .otherwise(pl.lit("push"))
+        .alias("channel"),
         pl.when(pl.col("_grouped"))
         .then(pl.lit("automated"))
         .otherwise(pl.lit("broadcast"))
