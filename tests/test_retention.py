@@ -167,7 +167,7 @@ def test_removes_exactly_the_days_before_the_first_kept_day_and_nothing_else(are
     )
     # every other file is the same, byte for byte; nothing hidden is left behind
     assert _tree(area) == _without(before, *gone)
-    assert len(before) - len(_tree(area)) == 2 * 2 * (1 + 3)  # 2 tables x 2 days x (1 landing + 3 lake files)
+    assert len(before) - len(_tree(area)) == 2 * 2 * (1 + 4)  # 2 tables x 2 days x (1 landing + 4 lake files)
     for table in ("messages", "app_events"):
         kept = [f"dt={_ago(n)}" for n in range(3, -1, -1)]
         assert [name for name in _day_folders(landing / table) if name.startswith("dt=20")][-4:] == kept
@@ -179,17 +179,18 @@ def test_removes_exactly_the_days_before_the_first_kept_day_and_nothing_else(are
     assert sorted(removal.tables) == ["app_events", "messages"]
     messages = removal.tables["messages"]
     assert (messages.landing_days, messages.lake_days) == (removed, removed)
+    # a lake day: data, quarantine, ingestion log and vendor file counts (empty for the contract)
     assert (messages.landing_files, messages.lake_files, messages.records, messages.quarantined) == (
         2,
-        6,
+        8,
         2,
         2,
     )
     events = removal.tables["app_events"]
-    assert (events.landing_files, events.lake_files, events.records, events.quarantined) == (2, 6, 2, 0)
-    assert (removal.files, removal.records) == (16, 6)
+    assert (events.landing_files, events.lake_files, events.records, events.quarantined) == (2, 8, 2, 0)
+    assert (removal.files, removal.records) == (20, 6)
     assert removal.summary() == (
-        "retention 3 days: removed export days 2026-03-05 .. 2026-03-06 (2 tables, 16 files, 6 records) "
+        "retention 3 days: removed export days 2026-03-05 .. 2026-03-06 (2 tables, 20 files, 6 records) "
         "from landing and lake"
     )
     assert messages.line() == (
@@ -203,7 +204,7 @@ def test_removes_exactly_the_days_before_the_first_kept_day_and_nothing_else(are
         "landing_days": 2,
         "landing_files": 2,
         "lake_days": 2,
-        "lake_files": 6,
+        "lake_files": 8,
         "records": 2,
         "quarantined": 0,
     }
@@ -235,7 +236,7 @@ def test_days_only_in_one_area_and_scattered_days_are_named(tmp_path):
     shutil.rmtree(landing / "app_events")
     removal = apply_retention(landing, lake, TABLE_NAMES, 3, TODAY)
     assert removal.summary() == (
-        "retention 3 days: removed export days 2026-01-01 .. 2026-01-09 (5 days) (2 tables, 30 files, "
+        "retention 3 days: removed export days 2026-01-01 .. 2026-01-09 (5 days) (2 tables, 40 files, "
         "15 records) from the lake"
     )
     assert sorted(removal.tables["messages"].lake_days) == [dt.date(2026, 1, d) for d in (1, 3, 5, 7, 9)]
@@ -452,7 +453,7 @@ def test_the_asset_removes_reports_and_refuses_old_days(workspace, monkeypatch):
     assert result.success
     metadata = result.asset_materializations_for_node("lake__retention")[0].metadata
     line = (
-        f"retention 5 days: removed export days {days[0]} .. {days[1]} (2 tables, 16 files, 6 records) "
+        f"retention 5 days: removed export days {days[0]} .. {days[1]} (2 tables, 20 files, 6 records) "
         "from landing and lake"
     )
     assert metadata["summary"].value == line
