@@ -396,10 +396,21 @@ def test_campaigns(landing, tmp_path):
     assert _lake(lake, "campaigns", "quarantine.parquet").height == 0
 
 
-def test_app_events_read_nothing(landing, tmp_path):
+def test_app_events_read_nothing_of_onesignal_and_the_contract_beside_it(landing, tmp_path):
     lake = tmp_path / "lake"
     result = _ingest(landing, lake, "app_events")
     assert (result.files_read, result.records_read) == (0, 0)
+    # app activity in optout's contract beside OneSignal's files (OneSignal exports none)
+    folder = landing / "app_events" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_text(
+        '{"event_id": "a1", "user_id": "os-1", "event_name": "session_start", "occurred_at": "2026-01-05T10:00:00Z"}\n'
+    )
+    result = _ingest(landing, lake, "app_events")
+    assert (result.files_read, result.records_read, result.records_loaded) == (1, 1, 1)
+    assert _lake(lake, "app_events", "data.parquet").select("event_id", "user_id", "source_file").rows() == [
+        ("a1", "os-1", "a.jsonl")
+    ]
 
 
 def test_a_corrupt_gzip_fails_the_day_naming_the_file(landing, tmp_path):
@@ -480,8 +491,15 @@ def test_generated_onesignal_files_hold_the_simulated_world(tmp_path):
         return set(_lake_table(lake, "messages").select("event_id", "event_type", "error_code").rows())
 
     assert messages(vendor) == messages(optout)
-    # no app events (OneSignal has none); no bad records written, so nothing quarantined
-    assert _lake_table(vendor, "app_events").height == 0
+
+    # app activity, which OneSignal does not export, comes beside its files in optout's
+    # contract: the same events; no bad records written, so nothing quarantined
+    def activity(lake):
+        return set(
+            _lake_table(lake, "app_events").select("event_id", "user_id", "event_name", "occurred_at").rows()
+        )
+
+    assert activity(vendor) == activity(optout) != set()
     quarantined = [pl.read_parquet(path).height for path in vendor.glob("*/dt=*/quarantine.parquet")]
     assert quarantined and sum(quarantined) == 0
 
