@@ -16,7 +16,11 @@ def demo_command(args: argparse.Namespace) -> None:
     config = settings()
     if not landed_days(config):
         progress(f"{config.landing_dir} is empty: generating the sample exports first")
-        generate_command(argparse.Namespace(out=None, plant=None, no_bad_campaigns=False, **SAMPLE))
+        # in the landing folder's format (OPTOUT_SOURCE): a vendor's layout, or the contract's
+        sample = argparse.Namespace(
+            out=None, plant=None, no_bad_campaigns=False, format=config.source, **SAMPLE
+        )
+        generate_command(sample)
     else:
         progress(f"using the exports already in {config.landing_dir}")
     run_command(
