@@ -50,6 +50,7 @@ echo "== pytest"
 if [ "$QUICK" = 1 ]; then
   python -m pytest -m quick "$@"
 else
-  python -m pytest "$@"
+  # the slowest tests listed at the end: the suite must stay well inside CI's time
+  python -m pytest --durations=25 "$@"
 fi
 echo "== done in $((SECONDS - started)) s"
