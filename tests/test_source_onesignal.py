@@ -213,6 +213,7 @@ def _file_counts(lake, table: str) -> dict[str, tuple]:
             row["table_name"],
             row["records"],
             row["ignored"],
+            row["mapped_elsewhere"],
             row["quarantined"],
             row["duplicate_in_day"],
             row["loaded"],
@@ -269,11 +270,12 @@ def test_messages(landing, tmp_path):
     assert (result.records_read, result.records_loaded) == (11, 7)
     assert (result.records_quarantined, result.records_duplicate) == (3, 1)
     assert sorted(result.files) == sorted([EVENTS_JSONL, EVENTS_CSV])
-    # each file: records = ignored + quarantined + duplicate_in_day + loaded
+    # each file: records = ignored + mapped_elsewhere + quarantined + duplicate_in_day + loaded
+    # (the `unsubscribed` event maps to a subscriptions row only: mapped elsewhere)
     counts = _file_counts(lake, "messages")
     assert counts == {
-        EVENTS_JSONL: ("message_events", "messages", 12, 3, 3, 1, 5),
-        EVENTS_CSV: ("message_events", "messages", 2, 0, 0, 0, 2),
+        EVENTS_JSONL: ("message_events", "messages", 12, 2, 1, 3, 1, 5),
+        EVENTS_CSV: ("message_events", "messages", 2, 0, 0, 0, 0, 2),
     }
     for _, _, records, *outcomes in counts.values():
         assert records == sum(outcomes)
@@ -350,7 +352,7 @@ def test_users(landing, tmp_path):
         (7, "missing_required:user_id")
     ]
     counts = _file_counts(lake, "users")
-    assert counts == {SUBSCRIPTIONS_CSV: ("subscriptions", "users", 9, 2, 1, 0, 6)}
+    assert counts == {SUBSCRIPTIONS_CSV: ("subscriptions", "users", 9, 2, 0, 1, 0, 6)}
 
 
 def test_campaigns(landing, tmp_path):

@@ -237,7 +237,7 @@ def apply_retention(
         expired += [
             _Expired(folder.label, "landing", folder.day, folder.folder)
             for folder in vendor_layout.landed(landing_dir)
-            if folder.day < removal.first_kept
+            if folder.nested and folder.day < removal.first_kept  # `<table>/dt=` folders: above
         ]
     for day in sorted({entry.day for entry in expired}):
         of_the_day = [entry for entry in expired if entry.day == day]

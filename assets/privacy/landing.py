@@ -27,7 +27,7 @@ from assets.atomic_files import replace_all, temp_name, write_temp_beside
 from assets.contract import TABLE_NAMES
 from assets.ingest.landing_area import landed_day_folders, landing_files
 from assets.ingest.readers import file_format, max_file_bytes
-from assets.privacy.matching import Subjects, record_values
+from assets.privacy.matching import Subjects, leaf_values, record_values
 
 ID_COLUMNS = ("user_id", "external_id")
 
@@ -47,8 +47,9 @@ def erase_from_landing(landing_dir: Path, subjects: Subjects, source: str = "opt
     needles = _needles(subjects)
     max_bytes = max_file_bytes()
     if source != "optout":
+        # a vendor's own folders; the contract's `<table>/dt=` folders beside them (a table the
+        # vendor does not export) go the contract's way below
         _erase_from_vendor_files(landing_dir, subjects, needles, max_bytes, source, sweep)
-        return sweep
     for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
         landed = landing_files(landing_dir, table, day)
         for path in landed.readable:
@@ -224,12 +225,19 @@ def _erase_from_vendor_files(
     OneSignal `onesignal_id`, Airship `device.named_user_id`), so a record is matched by
     its values, nested ones included, never by a column name.
     """
-    from assets.sources.layouts import layout_for  # the vendor readers are imported on use
+    from assets.sources.layouts import layout_for, safe_files  # vendor readers: imported on use
 
     for folder in layout_for(source).landed(landing_dir):
-        for path in folder.files():
+        if not folder.nested:
+            continue  # a `<table>/dt=` folder of the contract: erased as the contract's
+        readable, _ = safe_files(folder, landing_dir)  # never a symlink out of the landing area
+        for path in readable:
             name = str(path.relative_to(landing_dir))
             try:
+                if not _is_vendor_data(path):
+                    if _mentions(_read(path, max_bytes), needles):
+                        sweep.unreadable_mentions.append(name)
+                    continue
                 removed = _erase_from_vendor_file(path, subjects, needles, max_bytes)
             except (OSError, EOFError, ValueError) as exc:
                 sweep.unreadable.append(f"{name}: {exc}")
@@ -239,12 +247,17 @@ def _erase_from_vendor_files(
                 sweep.files_rewritten.append(name)
 
 
+VENDOR_DATA_ENDINGS = (".avro", ".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz")
+
+
+def _is_vendor_data(path: Path) -> bool:
+    return path.name.lower().endswith(VENDOR_DATA_ENDINGS)
+
+
 def _erase_from_vendor_file(path: Path, subjects: Subjects, needles: list[bytes], max_bytes: int) -> int:
     lowered = path.name.lower()
     if lowered.endswith(".avro"):
         return _erase_from_avro(path, subjects, needles)
-    if not lowered.endswith((".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json", ".json.gz")):
-        return 0
     data = _read(path, max_bytes)
     if not _mentions(data, needles):
         return 0
@@ -268,16 +281,7 @@ def _json_line_names(line: str, subjects: Subjects) -> bool:
         record = json.loads(line)
     except ValueError:
         return subjects.mentioned_in_record(line)
-    return _holds_an_id(_leaf_values(record), subjects)
-
-
-def _leaf_values(value: object) -> list[str]:
-    """Every scalar of a nested JSON value, as text."""
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in _leaf_values(item)]
-    if isinstance(value, list):
-        return [leaf for item in value for leaf in _leaf_values(item)]
-    return [] if value is None or isinstance(value, bool) else [str(value)]
+    return _holds_an_id(leaf_values(record), subjects)
 
 
 def _holds_an_id(values: list[str], subjects: Subjects) -> bool:
@@ -292,7 +296,7 @@ def _erase_from_avro(path: Path, subjects: Subjects, needles: list[bytes]) -> in
         reader = fastavro.reader(handle)
         schema, codec = reader.writer_schema, reader.codec
         records = list(reader)
-    kept = [record for record in records if not _holds_an_id(_leaf_values(record), subjects)]
+    kept = [record for record in records if not _holds_an_id(leaf_values(record), subjects)]
     removed = len(records) - len(kept)
     if removed:
         temp = temp_name(path)

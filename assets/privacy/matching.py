@@ -67,7 +67,12 @@ def record_values(raw: str | None) -> list[str]:
         except ValueError:
             parsed = None
         if isinstance(parsed, dict):
-            return [str(v).strip() for v in parsed.values() if isinstance(v, str | int | float)]
+            # every leaf, nested ones too (a vendor's record: Airship's `device.named_user_id`),
+            # and the values of a record kept as a string (a line a vendor reader could not parse)
+            leaves = leaf_values(parsed)
+            return leaves + [
+                value for leaf in leaves if leaf.startswith("{") for value in record_values(leaf)
+            ]
         # a broken JSON line: its quoted strings
         return [match.strip() for match in re.findall(r'"((?:[^"\\]|\\.)*)"', text)]
     try:
@@ -80,3 +85,14 @@ def record_values(raw: str | None) -> list[str]:
 def redact(text: str, pattern: re.Pattern[str]) -> tuple[str, int]:
     """`text` with every whole-token id replaced by REDACTED, and how many were replaced."""
     return pattern.subn(REDACTED, text)
+
+
+def leaf_values(value: object) -> list[str]:
+    """Every scalar of a nested JSON value, as trimmed text (booleans and nulls aside)."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in leaf_values(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in leaf_values(item)]
+    return (
+        [str(value).strip()] if isinstance(value, str | int | float) and not isinstance(value, bool) else []
+    )

@@ -60,16 +60,15 @@ def erase_from_lake(lake_dir: Path, subjects: Subjects) -> dict[str, int]:
                 pl.col("records_loaded") - gone_data,
                 pl.col("records_quarantined") - gone_quarantine,
             )
-            lake.replace_day(
-                lake_dir,
-                table,
-                day,
-                {
-                    lake.DATA_FILE: data.filter(~data_mask),
-                    lake.QUARANTINE_FILE: quarantine.filter(~quarantine_mask),
-                    lake.LOG_FILE: log,
-                },
-            )
+            files = {
+                lake.DATA_FILE: data.filter(~data_mask),
+                lake.QUARANTINE_FILE: quarantine.filter(~quarantine_mask),
+                lake.LOG_FILE: log,
+            }
+            if (folder / lake.SOURCE_FILES_FILE).exists():
+                # counts only (a vendor's files): kept; the erasure's rebuild counts them again
+                files[lake.SOURCE_FILES_FILE] = pl.read_parquet(folder / lake.SOURCE_FILES_FILE)
+            lake.replace_day(lake_dir, table, day, files)
             removed[table] = removed.get(table, 0) + gone_data + gone_quarantine
     return removed
 

@@ -175,7 +175,11 @@ def _campaign_versions(frame: pl.DataFrame) -> pl.DataFrame:
         .group_by("campaign_id", maintain_order=True)
         .agg(
             pl.coalesce("campaign_name", "canvas_name").drop_nulls().last().alias("name"),
-            pl.col("_channel").first().alias("channel"),
+            # web push only when every send of the file went to a browser
+            pl.when((pl.col("_channel") == "web_push").all())
+            .then(pl.lit("web_push"))
+            .otherwise(pl.lit("push"))
+            .alias("channel"),
             pl.col("_type").first().alias("campaign_type"),
             pl.col("_ms").min().cast(pl.String).alias("sent_at"),
             pl.col("_ms").max().cast(pl.String).alias("updated_at"),

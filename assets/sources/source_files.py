@@ -22,12 +22,14 @@ SCHEMA = {
     "table_name": pl.String,  # the table whose ingestion owns (and counts) the file
     "records": pl.Int64,  # records in the file (those of erased people left out)
     "ignored": pl.Int64,
+    # mapped to another table than the owner only (their quarantine or repeats show there)
+    "mapped_elsewhere": pl.Int64,
     "quarantined": pl.Int64,
     "duplicate_in_day": pl.Int64,  # repeats of an event id within the export day
     "loaded": pl.Int64,  # records with a row in the lake (an earlier day may hold the same id)
 }
 
-LISTED = ["path", "event_type", "export_date", "table_name", "records", "ignored"]
+LISTED = ["path", "event_type", "export_date", "table_name", "records", "ignored", "mapped_elsewhere"]
 
 
 def listed_files(rows: list[dict]) -> pl.DataFrame:
@@ -68,6 +70,7 @@ def file_counts(
         "table_name",
         (pl.col("records") - pl.col("suppressed").fill_null(0)).alias("records"),
         "ignored",
+        "mapped_elsewhere",
         pl.col("quarantined").fill_null(0),
         pl.col("duplicate_in_day").fill_null(0),
         pl.col("loaded").fill_null(0),

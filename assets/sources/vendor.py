@@ -159,11 +159,23 @@ class VendorSource:
                     listed.append(_listed(file, day, UNUSED_KINDS_TABLE, ignored=file.frame.height))
                 continue
             with blamed_on(f"{file.path} (export day {day})"):
-                rows = mapping.mapper(file.frame, context).get(table.name, [])
+                every_table = mapping.mapper(file.frame, context)
+            rows = every_table.get(table.name, [])
             reads += [_file_records(file.path, table, part) for part in rows if part.height]
             if mapping.owner == table.name:
-                mapped = rows[0].height if rows else 0  # the first frame: one row per mapped record
-                listed.append(_listed(file, day, table.name, ignored=file.frame.height - mapped))
+                # the first frame: one row per mapped record; a record may map to another table
+                # only (an Airship file mixes sends, consent events and activity)
+                owned = set(rows[0][RECORD_NUMBER].to_list()) if rows else set()
+                anywhere = {
+                    n
+                    for parts in every_table.values()
+                    for part in parts
+                    for n in part[RECORD_NUMBER].to_list()
+                }
+                listed.append(
+                    _listed(file, day, table.name, ignored=file.frame.height - len(anywhere | owned),
+                            elsewhere=len(anywhere - owned))
+                )  # fmt: skip
         return DayDelivery(
             reads,
             [file.path for file in files],
@@ -173,7 +185,7 @@ class VendorSource:
         )
 
 
-def _listed(file: VendorFile, day: dt.date, owner: str, ignored: int) -> dict:
+def _listed(file: VendorFile, day: dt.date, owner: str, ignored: int, elsewhere: int = 0) -> dict:
     return {
         "path": file.path,
         "event_type": file.kind,
@@ -181,6 +193,7 @@ def _listed(file: VendorFile, day: dt.date, owner: str, ignored: int) -> dict:
         "table_name": owner,
         "records": file.frame.height,
         "ignored": ignored,
+        "mapped_elsewhere": elsewhere,
     }
 
 

@@ -4,7 +4,9 @@
 -- went. Ingestion counted the records, the ignored ones, the quarantined ones and the
 -- repeats within the export day; a record whose event id an earlier export day delivered is
 -- told apart here, from what staging kept (first_delivery). A record counts once however
--- many rows it maps to: by its file and record number, in the table that owns the file.
+-- many rows it maps to: by its file and record number, in the table that owns the file; one
+-- that maps to another table only (an Airship file mixes sends, consent and activity)
+-- counts as mapped, its quarantine or repeat showing in that table's audit.
 with files as (
     select * from {{ ref('stg_lake__source_files') }}
 ),
@@ -34,7 +36,7 @@ select
     files.export_date,
     files.table_name,
     files.records,
-    coalesce(kept_records.records_kept, 0) as mapped,
+    coalesce(kept_records.records_kept, 0) + files.mapped_elsewhere as mapped,
     files.ignored,
     files.quarantined,
     files.duplicate_in_day + files.loaded - coalesce(kept_records.records_kept, 0) as duplicate
