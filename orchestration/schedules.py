@@ -26,7 +26,7 @@ from assets.contract import TABLE_NAMES
 from assets.ingest import lake
 from assets.ingest.delivered import delivered_days
 from assets.ingest.retention import first_kept_day, today_utc
-from assets.sources.layouts import layout_for
+from assets.sources.layouts import LandedFolder, layout_for
 from orchestration.dbt_project import project_vars
 from orchestration.jobs import partition_range_tags
 from orchestration.run_health import reap_dead_runs
@@ -108,15 +108,29 @@ def day_fingerprints(landing_dir: Path) -> dict[str, str]:
     entries: dict[str, list[str]] = {}
     # folders that are no export day are not fingerprinted: the ingest asset reports them
     for landed in layout_for().landed(landing_dir):
-        for path in landed.files():
+        for path, name in _fingerprinted_files(landed, landing_dir):
             stat = path.stat()
-            entries.setdefault(landed.day.isoformat(), []).append(
-                f"{path.relative_to(landing_dir)}:{stat.st_size}:{stat.st_mtime_ns}"
-            )
+            entries.setdefault(landed.day.isoformat(), []).append(f"{name}:{stat.st_size}:{stat.st_mtime_ns}")
     return {
         day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         for day, lines in entries.items()
     }
+
+
+def _fingerprinted_files(landed: LandedFolder, landing_dir: Path) -> list[tuple[Path, str]]:
+    """A day folder's files and the names they are fingerprinted under.
+
+    The contract's `<table>/dt=<day>` folder: every file in it as `<table>/<name>` (markers
+    included, as since the first release: an upgrade leaves every fingerprint, so the
+    sensor's cursor, as it was). A vendor's folder: its files at any depth, by their path.
+    """
+    if not landed.nested:
+        return [
+            (path, f"{landed.label}/{path.name}")
+            for path in sorted(landed.folder.iterdir())
+            if path.is_file()
+        ]
+    return [(path, str(path.relative_to(landing_dir))) for path in landed.files()]
 
 
 def ingested_since_landing(landing_dir: Path, lake_dir: Path) -> set[str]:
@@ -125,7 +139,7 @@ def ingested_since_landing(landing_dir: Path, lake_dir: Path) -> set[str]:
     newest_file: dict[tuple[str, str], float] = {}
     layout = layout_for()
     for landed in layout.landed(landing_dir):
-        times = [path.stat().st_mtime for path in landed.files()]
+        times = [path.stat().st_mtime for path, _ in _fingerprinted_files(landed, landing_dir)]
         key = (landed.label, landed.day.isoformat())
         newest_file[key] = max(times + [newest_file.get(key, 0.0)])
     behind: set[str] = set()

@@ -187,3 +187,20 @@ def test_the_daily_run_writes_the_three_rolling_files(sample_run, monkeypatch):
     # only warn-level checks may fail (the sample names a few unknown users and campaigns)
     assert all(check.severity == AssetCheckSeverity.WARN for check in failed), failed
     assert {check.check_name.split("_stg_lake__")[0] for check in failed} <= {"relationships"}
+
+
+@pytest.mark.quick
+def test_a_days_fingerprint_is_the_one_earlier_releases_wrote(workspace):
+    """The sensor's cursor holds these: an upgrade must not make every landed day look new."""
+    import hashlib
+
+    from orchestration.schedules import day_fingerprints
+
+    write_jsonl(workspace.landing, "messages", "2026-01-05", "a.jsonl", [message("m1")])
+    folder = workspace.landing / "messages" / "dt=2026-01-05"
+    (folder / "_SUCCESS").write_bytes(b"")
+    lines = sorted(
+        f"messages/{path.name}:{path.stat().st_size}:{path.stat().st_mtime_ns}" for path in folder.iterdir()
+    )
+    expected = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    assert day_fingerprints(workspace.landing) == {"2026-01-05": expected}
