@@ -68,7 +68,7 @@ def is_ignored(name: str) -> bool:
     return name.startswith(".") or name == "_SUCCESS"
 
 
-def _load_bytes(path: Path, max_bytes: int) -> bytes:
+def load_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         with _open_regular_file(path) as raw:
             if not path.name.lower().endswith(".gz"):
@@ -117,7 +117,7 @@ def _too_large(path: Path, max_bytes: int) -> UnreadableFileError:
     )
 
 
-def _decode(data: bytes) -> tuple[str, bool]:
+def decode_text(data: bytes) -> tuple[str, bool]:
     """Text of the file and whether it held invalid UTF-8 (kept as surrogates to find later)."""
     try:
         text = data.decode("utf-8")
@@ -281,12 +281,12 @@ def read_file(path: Path, columns: list[str], max_bytes: int = DEFAULT_MAX_FILE_
     fmt = file_format(path.name)
     if fmt is None:
         raise ValueError(f"{path.name} is not an accepted export file")
-    data = _load_bytes(path, max_bytes)
+    data = load_bytes(path, max_bytes)
     try:
         if fmt == "parquet":
             records, malformed = read_parquet(data)
         else:
-            text, clean = _decode(data)
+            text, clean = decode_text(data)
             if fmt == "csv":
                 records, malformed = read_csv(text, clean)
             else:

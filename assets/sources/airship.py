@@ -11,20 +11,17 @@ The mapping, field by field, and what Airship cannot tell: docs/sources/airship.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import io
 import json
 import os
 import re
-import stat
-import zlib
 from pathlib import Path
 
 import polars as pl
 
 from assets.contract import BROWSERS, ERROR_CODES, TABLES, Table
 from assets.ingest.csv_reader import RAW, RECORD_NUMBER, visible
-from assets.ingest.readers import MAX_FILE_BYTES_VARIABLE, FileRecords, UnreadableFileError, is_ignored
+from assets.ingest.readers import FileRecords, decode_text, is_ignored, load_bytes
 from assets.ingest.timestamps import EARLIEST_VALID, parse_timestamp
 from assets.ingest.validate import CLOCK_SKEW
 from assets.sources.layouts import DayDelivery, LandedFolder, register
@@ -102,7 +99,6 @@ LINE = "_line"
 MALFORMED = "_malformed"
 
 _DAY_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
-_CHUNK_BYTES = 1024 * 1024
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -112,7 +108,7 @@ def read_rtds(path: Path, max_bytes: int) -> pl.DataFrame:
     """Every line of a file that is not blank, in file order: the event's read fields (SCHEMA),
     its line number and text; a line that is no JSON object (or holds invalid UTF-8) is a row
     of null fields flagged `_malformed`, quarantined downstream as malformed_record."""
-    text, clean = _decoded(_file_bytes(path, max_bytes))
+    text, clean = decode_text(load_bytes(path, max_bytes))
     split = text.split("\n")
     shown = split if clean else [visible(line) for line in split]  # invalid bytes shown as U+FFFD
     lines = (
@@ -145,49 +141,6 @@ def read_rtds(path: Path, max_bytes: int) -> pl.DataFrame:
         ]
     )
     return events.sort(LINE_NUMBER)
-
-
-def _file_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes (decompressed for `.gz`), never more than max_bytes of them."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in never blocks
-        with os.fdopen(descriptor, "rb") as raw:
-            if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-                raise UnreadableFileError(f"cannot read {path}: not a regular file")
-            if not path.name.lower().endswith(".gz"):
-                if os.fstat(raw.fileno()).st_size > max_bytes:
-                    raise _too_large(path, max_bytes)
-                return _at_most(raw, max_bytes, path)
-            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:  # a gzip bomb stops at the limit
-                return _at_most(stream, max_bytes, path)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise UnreadableFileError(f"cannot read {path}: {exc}") from exc
-
-
-def _at_most(stream: io.BufferedIOBase, max_bytes: int, path: Path) -> bytes:
-    chunks, total = [], 0
-    while chunk := stream.read(_CHUNK_BYTES):
-        total += len(chunk)
-        if total > max_bytes:
-            raise _too_large(path, max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(path: Path, max_bytes: int) -> UnreadableFileError:
-    decompressed = " once decompressed" if path.name.lower().endswith(".gz") else ""
-    return UnreadableFileError(
-        f"cannot read {path}: it exceeds {MAX_FILE_BYTES_VARIABLE} ({max_bytes} bytes){decompressed}"
-    )
-
-
-def _decoded(data: bytes) -> tuple[str, bool]:
-    """The text, and whether it is all valid UTF-8 (invalid bytes are kept as surrogates)."""
-    try:
-        text, clean = data.decode("utf-8"), True
-    except UnicodeDecodeError:
-        text, clean = data.decode("utf-8", "surrogateescape"), False
-    return text.removeprefix("\ufeff"), clean
 
 
 def _parse(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
