@@ -94,6 +94,37 @@ def test_json_holds_every_figure_with_value_baseline_target_and_met(bench):
     assert document["dataset"]["cached"] is False
 
 
+def test_each_run_is_broken_down_by_step_and_the_parts_add_up_to_its_time(bench):
+    _, out, result, document = bench
+    for run in document["runs"]:
+        parts = run["breakdown"]["parts_seconds"]
+        assert sum(parts.values()) == pytest.approx(run["seconds"], rel=1e-6), run["name"]
+        assert all(seconds >= 0 for seconds in parts.values())
+        # every group of the job took time, and dbt's own time is part of its step
+        for part in (
+            "start-up",
+            "ingest",
+            "lake checks",
+            "dbt: build (dbt's own time)",
+            "report",
+            "serving copy",
+        ):
+            assert parts[part] > 0, (run["name"], part)
+        steps = run["breakdown"]["steps_seconds"]
+        assert parts["ingest"] == pytest.approx(
+            sum(v for k, v in steps.items() if k.startswith("lake__") and k.count("_ge_") == 0)
+            - steps["lake__retention"]
+        )
+        assert parts["dbt: build (dbt's own time)"] + parts["dbt: start-up and events"] == pytest.approx(
+            steps["optout_dbt_models"]
+        )
+    # the same table in the Markdown and on stdout
+    markdown = out.with_suffix(".md").read_text()
+    assert "## Where each run spent its time" in markdown
+    assert "dbt: build (dbt's own time)" in result.stdout
+    assert markdown.count("Dagster bookkeeping") == 1
+
+
 def test_every_count_reconciles_with_the_generator(bench, tmp_path):
     root, _, _, document = bench
     # the generator is deterministic for a seed: its own counts, made again here

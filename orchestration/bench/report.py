@@ -146,10 +146,12 @@ def text_table(figures: list[Figure]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def markdown(title: str, figures: list[Figure], details: list[str]) -> str:
+def markdown(title: str, figures: list[Figure], details: list[str], breakdown: list[str]) -> str:
     lines = [f"# {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in _rows(figures)]
     lines += ["", *[f"- {detail}" for detail in details], ""]
+    if breakdown:
+        lines += ["## Where each run spent its time", "", "```", *breakdown, "```", ""]
     return "\n".join(lines)
 
 
@@ -165,7 +167,12 @@ def _clean(value):
 
 
 def write_outputs(
-    json_path: Path, document: dict, figures: list[Figure], title: str, details: list[str]
+    json_path: Path,
+    document: dict,
+    figures: list[Figure],
+    title: str,
+    details: list[str],
+    breakdown: list[str],
 ) -> Path:
     """Write the JSON (with the figures) and the Markdown beside it; returns the Markdown's path."""
     json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,7 +185,7 @@ def write_outputs(
     markdown_path = json_path.with_suffix(".md")
     for path, text in (
         (json_path, json.dumps(_clean(document), indent=2) + "\n"),
-        (markdown_path, markdown(title, figures, details)),
+        (markdown_path, markdown(title, figures, details, breakdown)),
     ):
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
         temporary.write_text(text)

@@ -8,6 +8,7 @@ a process that fails stops the benchmark, naming the step and that log.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import shlex
@@ -18,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assets.config import REPO_ROOT
+from assets.config import REPO_ROOT, load_settings
+from orchestration.bench.breakdown import Breakdown, run_breakdown
 from orchestration.bench.memory import PeakTreeMemory
 from orchestration.commands.common import CliError
 
@@ -38,6 +40,10 @@ class Workspace:
         return self.root / "warehouse" / "optout.duckdb"
 
     @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster_home"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
@@ -49,7 +55,7 @@ class Workspace:
             "OPTOUT_WAREHOUSE": str(self.warehouse),
             "OPTOUT_EXPORT_DIR": str(self.root / "exports"),
             "OPTOUT_SERVING_DIR": str(self.root / "serving"),
-            "DAGSTER_HOME": str(self.root / "dagster_home"),
+            "DAGSTER_HOME": str(self.dagster_home),
             # the spark target's tables: emptied with the workspace, like the DuckDB file
             "OPTOUT_SPARK_WAREHOUSE": str(self.root / "spark-warehouse"),
             # the data set's first day: the user's own setting may start later
@@ -71,6 +77,9 @@ class TimedProcess:
     seconds: float  # wall time, process start-up included
     peak_rss_bytes: int  # summed over the process and everything it started
     log: Path
+    started_at: float = 0.0  # epoch seconds, to place the run's own records within the process
+    ended_at: float = 0.0
+    breakdown: Breakdown | None = None  # where the time went, for an `optout run`
 
 
 def optout_command() -> list[str]:
@@ -84,6 +93,7 @@ def run_timed(name: str, command: list[str], shown: str, env: dict[str, str], lo
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as output:
         started = time.perf_counter()
+        started_at = time.time()
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT
         )
@@ -95,17 +105,29 @@ def run_timed(name: str, command: list[str], shown: str, env: dict[str, str], lo
             process.wait()
             raise
         seconds = time.perf_counter() - started
+        ended_at = started_at + seconds
     if code != 0:
         raise CliError(f"{name}: `{shown}` failed with exit code {code}; see {log}")
-    return TimedProcess(name, shown, seconds, memory.peak_bytes, log)
+    return TimedProcess(name, shown, seconds, memory.peak_bytes, log, started_at, ended_at)
 
 
 def optout_run(name: str, workspace: Workspace, start: dt.date, end: dt.date, log_name: str) -> TimedProcess:
     arguments = ["run", "--start", start.isoformat(), "--end", end.isoformat()]
-    return run_timed(
+    run = run_timed(
         name,
         [*optout_command(), *arguments],
         shlex.join(["optout", *arguments]),
         workspace.env(),
         workspace.logs / log_name,
     )
+    # read now: the next run in the workspace, or any dbt build, replaces what it reads
+    breakdown = run_breakdown(workspace.dagster_home, run.started_at, run.ended_at, dbt_run_results())
+    return dataclasses.replace(run, breakdown=breakdown)
+
+
+def dbt_run_results() -> Path:
+    """dbt's run results of the pipeline's last build on the benchmark's target (the build
+    steps share one target folder per engine: orchestration/dbt_assets.py)."""
+    from orchestration.dbt_assets import run_target_paths  # Dagster and dagster-dbt: only when timing runs
+
+    return next(iter(run_target_paths(load_settings()).values())) / "run_results.json"

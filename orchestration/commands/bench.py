@@ -20,6 +20,7 @@ from pathlib import Path
 
 from assets.config import load_settings, resolve_path
 from orchestration.bench import dataset as datasets
+from orchestration.bench.breakdown import breakdown_table
 from orchestration.bench.reconcile import lake_records_read, reconcile
 from orchestration.bench.report import (
     GIB,
@@ -129,8 +130,9 @@ def bench_command(args: argparse.Namespace) -> None:
     }
     title = f"optout bench: {plan.users:,} users x {plan.days} days (seed {plan.seed}), dbt on {_engine()}"
     details = _details(plan, data, scan, ingestion, runs, reconciliation)
-    markdown_path = write_outputs(plan.out, document, figures, title, details)
-    _print_summary(title, figures, details, plan, markdown_path)
+    by_step = breakdown_table({_short_name(run.name): run.breakdown for run in runs if run.breakdown})
+    markdown_path = write_outputs(plan.out, document, figures, title, details, by_step)
+    _print_summary(title, figures, details, by_step, plan, markdown_path)
     problems = reconciliation["problems"] + missed_lines(figures)
     if problems:
         raise CliError("\n".join(problems))
@@ -247,6 +249,9 @@ def _report_run(run: TimedProcess) -> None:
     progress(
         f"{run.name}: {run.seconds:.1f}s, peak memory {run.peak_rss_bytes / GIB:.2f} GiB (log: {run.log})"
     )
+    if run.breakdown:
+        largest = sorted(run.breakdown.parts.items(), key=lambda part: -part[1])[:4]
+        progress(f"{run.name}, largest parts: " + ", ".join(f"{name} {sec:.1f}s" for name, sec in largest))
 
 
 def _command_line(args: argparse.Namespace, plan: Plan) -> str:
@@ -296,6 +301,7 @@ def _run_json(run: TimedProcess, figure: bool) -> dict:
         "peak_rss_gib": run.peak_rss_bytes / GIB,
         "log": shown_path(run.log),
         "figure": figure,  # the history before the daily run is timed, but not a figure
+        "breakdown": run.breakdown.to_json() if run.breakdown else None,
     }
 
 
@@ -338,8 +344,19 @@ def _details(
     return lines
 
 
-def _print_summary(title: str, figures: list[Figure], details: list[str], plan: Plan, markdown: Path) -> None:
+def _short_name(run_name: str) -> str:
+    """A run's name as a column heading: `daily run after 30 days` -> `daily after 30 days`."""
+    return run_name.replace("daily run", "daily").replace("whole backfill", "backfill")
+
+
+def _print_summary(
+    title: str, figures: list[Figure], details: list[str], by_step: list[str], plan: Plan, markdown: Path
+) -> None:
     print(f"\n{title}\n{text_table(figures)}\n")
     for detail in details:
         print(f"  {detail}")
+    if by_step:
+        print("\nwhere each run spent its time (orchestration/bench/breakdown.py):")
+        for line in by_step:
+            print(f"  {line}")
     print(f"\n  JSON:       {plan.out}\n  Markdown:   {markdown}\n  workspaces: {plan.work}")
