@@ -53,9 +53,15 @@ def build_report_asset(partitions: PartitionsDefinition) -> AssetsDefinition:
         start, end = report_range(partition_days(context), first_day)
         report = make_report(paths.warehouse_path, paths.exports, start, end)
         headline = report.headlines
-        context.log.info(f"report written to {report.html_path}")
+        if report.written:
+            context.log.info(f"report written to {report.html_path}")
+        else:
+            context.log.info(
+                f"report unchanged: {report.html_path} was drawn from the same numbers, link and code; kept"
+            )
         return MaterializeResult(
             metadata={
+                "written": report.written,
                 "report": MetadataValue.url(report.html_path.as_uri()),
                 "path": MetadataValue.path(str(report.html_path)),
                 "opt_outs": headline["opt_outs"],

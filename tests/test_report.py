@@ -2,6 +2,7 @@
 a platform of a handful of users stays out of the rate chart, opt-outs are counted on their send
 day, and the report and the Superset dashboards share colours, titles and date labels."""
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -16,7 +17,7 @@ from assets.bi import dashboards
 from assets.config import REPO_ROOT
 from assets.exports.opted_out_users import write_export
 from assets.exports.ranges import between_range
-from assets.report import charts, look, numbers
+from assets.report import build, charts, look, numbers
 from assets.report.build import make_report
 from assets.serving.copy import reporting_periods
 from tests.helpers import app_event, chromium, write_jsonl
@@ -106,6 +107,36 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     screenshot = ARTIFACTS / "opt_out_report.png"
     chromium(profile, url, f"--screenshot={screenshot}", window="1200,3000", budget_ms=5000)
     assert screenshot.stat().st_size > 50_000
+
+
+def test_a_report_of_the_same_numbers_is_kept_and_one_of_other_numbers_drawn(sample_run, tmp_path):
+    exports = tmp_path / "exports"
+    first = make_report(sample_run.warehouse, exports, START, END)
+    assert first.written
+    folder = first.html_path.parent
+    stamps = {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+    assert len(stamps) == 1 + len(CHARTS) + 1  # the page, its charts, what they were drawn from
+
+    again = make_report(sample_run.warehouse, exports, START, END)
+    assert not again.written
+    assert again.html_path == first.html_path and again.images == first.images
+    assert again.headlines == first.headlines and again.trend_png == first.trend_png
+    assert {path.name: path.stat().st_mtime_ns for path in folder.iterdir()} == stamps
+
+    # a file gone: drawn again, whole
+    first.images["pressure"].unlink()
+    assert make_report(sample_run.warehouse, exports, START, END).written
+    assert first.images["pressure"].is_file()
+
+    # other numbers (one day's opt-outs, here by hand): another fingerprint
+    checked = marts_builds.read_checked_export_days(sample_run.warehouse)
+    shown = numbers.read_checked_range(sample_run.warehouse, START, END, checked[2])
+    changed = shown.trend.with_columns(pl.col(shown.trend.columns[1]).shift(1))
+    assert build.report_fingerprint(shown, None) == build.report_fingerprint(shown, None)
+    assert build.report_fingerprint(shown, None) != build.report_fingerprint(
+        dataclasses.replace(shown, trend=changed), None
+    )
+    assert build.report_fingerprint(shown, None) != build.report_fingerprint(shown, "../x.csv")
 
 
 def test_every_chart_has_marks(report):
