@@ -6,20 +6,29 @@
   tables. dbt's own view materialization drops and creates every view on every build, each
   with a comment per column (persist_docs): 24 views, about 3 s of a daily build's node
   time, for nothing. This one keeps a fingerprint of what made each view (its compiled SQL,
-  its description and column docs, the materialization's version) in
-  `main.optout_view_definitions`; a view whose fingerprint is unchanged and which still
-  exists is left as it is. Anything else (a changed model, a new dbt release writing other
-  SQL, a missing view or fingerprint, --full-refresh) takes dbt's own path below, unchanged.
+  its description and column docs, the checksum of every node of the project, dbt's
+  version) in `main.optout_view_definitions`; a view whose fingerprint is unchanged and
+  which still exists is left as it is. Anything else (any changed model, seed or test, a
+  new dbt release, a missing view or fingerprint, --full-refresh) takes dbt's own path
+  below, unchanged. The daily builds change none of these: they leave every view in place.
 
   The fingerprint row is written after the view, in the same transaction: a build killed
   midway leaves either both or neither.
 -#}
 
 {%- macro view_definition_fingerprint(sql) -%}
+    {#- the project's code too: a view binds the columns of what it reads when it is created
+        (DuckDB refuses it once they change), and any changed model may change them -#}
+    {%- set code = [] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
+        {%- do code.append(node.unique_id ~ ':' ~ node.checksum.checksum) -%}
+    {%- endfor -%}
     {%- set documented = {
         'sql': sql,
         'description': model.description,
         'columns': model.columns | tojson,
+        'project': local_md5(code | join(',')),
+        'dbt': dbt_version,
         'version': 1,
     } -%}
     {{ return(local_md5(documented | tojson)) }}
