@@ -18,7 +18,7 @@ from assets.atomic_files import FileWriteError, make_folder, make_staging_dir, r
 from assets.exports.opted_out_users import export_paths
 from assets.exports.ranges import between_range, check_covered
 from assets.marts_builds import read_checked_export_days
-from assets.report import charts, look
+from assets.report import look
 from assets.report.numbers import RangeNumbers, read_checked_range
 from assets.report.page import render_page
 
@@ -63,15 +63,6 @@ def build_report(
     shown = read_checked_range(warehouse, start, end, built_by)
     headline = shown.headlines
     campaigns = shown.campaigns
-    drawn = {  # in CHARTS' order
-        "trend": (charts.trend_chart(shown.trend, shown.rate_by_platform), shown.trend),
-        "pressure": (charts.pressure_chart(shown.pressure), shown.pressure),
-        "campaigns": (charts.campaign_chart(campaigns), campaigns),
-        "send_days": (charts.send_days_chart(shown.send_days), shown.send_days),
-        "retain_churn": (charts.retain_churn_chart(shown.retain_churn), shown.retain_churn),
-        "last_events": (charts.last_events_chart(shown.last_events), shown.last_events),
-    }
-
     stem = f"opt_out_report_{start.isoformat()}_{end.isoformat()}"
     folder = export_dir / SUBFOLDER
     make_folder(folder)
@@ -83,6 +74,17 @@ def build_report(
     kept = _unchanged_report(folder, stem, inputs, headline)
     if kept is not None:
         return kept
+    # altair and the chart code: imported only to draw (a third of a second at start-up)
+    from assets.report import charts  # noqa: PLC0415
+
+    drawn = {  # in CHARTS' order
+        "trend": (charts.trend_chart(shown.trend, shown.rate_by_platform), shown.trend),
+        "pressure": (charts.pressure_chart(shown.pressure), shown.pressure),
+        "campaigns": (charts.campaign_chart(campaigns), campaigns),
+        "send_days": (charts.send_days_chart(shown.send_days), shown.send_days),
+        "retain_churn": (charts.retain_churn_chart(shown.retain_churn), shown.retain_churn),
+        "last_events": (charts.last_events_chart(shown.last_events), shown.last_events),
+    }
     rendered = {name: (*charts.render(chart), frame) for name, (chart, frame) in drawn.items()}
     page = render_page(
         start,
