@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 
@@ -292,6 +293,9 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+THREADS_WAIT_SECONDS = 30
+
+
 def entry() -> None:
     """The console script: `main`, then an exit without the interpreter's teardown.
 
@@ -301,13 +305,16 @@ def entry() -> None:
     a failed run dozens of "nanobind: leaked" lines from DuckDB's bindings for the objects
     its error records keep. So the exit handlers run (logging's flush among them), the
     threads still working are waited for, the standard streams are flushed, and the
-    process ends there.
+    process ends there. The commands end their own threads; a library's idle worker thread
+    left behind would wait forever for the shutdown it is not told of, so the wait is
+    bounded (THREADS_WAIT_SECONDS in all).
     """
     code = main()
+    deadline = time.monotonic() + THREADS_WAIT_SECONDS
     current = threading.current_thread()
     for thread in threading.enumerate():
         if thread is not current and not thread.daemon:
-            thread.join()
+            thread.join(max(deadline - time.monotonic(), 0))
     atexit._run_exitfuncs()  # noqa: SLF001 (the handlers `sys.exit` would run; no public twin)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
