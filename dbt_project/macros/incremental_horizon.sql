@@ -114,6 +114,35 @@
 {%- endmacro %}
 
 {#-
+  Post-hook of int_delivery_exposures: every delivery takes its user's current platform
+  (the horizon reaches back for users whose platform changed, but a delivery may predate
+  the user's first subscription event). Only the users whose platform changed are touched.
+-#}
+{% macro refresh_platforms() -%}
+    {{ return(adapter.dispatch('refresh_platforms', 'optout')()) }}
+{%- endmacro %}
+
+{% macro default__refresh_platforms() -%}
+    {%- if is_incremental() -%}
+        update {{ this }} as exposures
+        set platform = latest.platform
+        from (
+            select
+                recipients.user_id,
+                {{ platform_or_unknown('users.platform') }} as platform
+            from (select distinct user_id from {{ this }}) as recipients
+            left join {{ ref('int_users_latest') }} as users
+                on recipients.user_id = users.user_id
+        ) as latest
+        where
+            exposures.user_id = latest.user_id
+            and exposures.platform is distinct from latest.platform
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
   The config of an incremental model: appended to, after its pre-hook has dropped what the
   build rebuilds - the export days it reloads (staging: by_export_day) or its rows from the
   horizon on (later models: the date column that places a row before or after it). A model

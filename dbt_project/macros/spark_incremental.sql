@@ -80,3 +80,34 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+  Post-hook of int_delivery_exposures on Spark: every delivery takes its user's current
+  platform, the partitions holding a changed row written again whole (as above).
+-#}
+{% macro spark__refresh_platforms() -%}
+    {%- set users = ref('int_users_latest') -%}
+    {%- if execute and is_incremental() -%}
+        {%- set partition_column = config.get('partition_by')[0] -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- set refreshed = [] -%}
+        {%- for name in columns -%}
+            {%- do refreshed.append(platform_or_unknown('users.platform') ~ ' as platform' if name == 'platform' else 'facts.' ~ name) -%}
+        {%- endfor -%}
+        insert overwrite table {{ this }} partition ({{ partition_column }})
+        select {{ refreshed | join(', ') }}
+        from {{ this }} as facts
+        left join {{ users }} as users
+            on facts.user_id = users.user_id
+        where facts.{{ partition_column }} in (
+            select changed.{{ partition_column }}
+            from {{ this }} as changed
+            left join {{ users }} as latest
+                on changed.user_id = latest.user_id
+            where not (changed.platform <=> {{ platform_or_unknown('latest.platform') }})
+        )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,4 +1,5 @@
-{{ config(materialized='table') }}
+{{ incremental_config('delivered_date') }}
+{{ config(post_hook="{{ refresh_platforms() }}") }}
 -- Every delivery as an exposure: how long the campaign stayed the recipient's last delivery
 -- (the time an opt-out would be attributed to it) and at which pressure it reached them.
 --   pushes_received: the user's deliveries in (delivered_at - pressure_lookback_days,
@@ -6,6 +7,11 @@
 --   exposure_days: from delivered_at until the first of: the user's next delivery,
 --     delivered_at + attribution_window_days, the user's next opt-out as detected (until
 --     then the opted-in base counts the user too), and as_of.
+-- Incremental: the deliveries from the build horizon on are rebuilt (int_build_horizon), with
+-- the look-back before it for their pressure. An earlier delivery cannot change: its
+-- exposure ends at most attribution_window_days after it, before anything a build adds (the
+-- horizon reaches back further than that). Its platform is the user's current one
+-- (post-hook, as fct_opt_outs does with external ids).
 {%- set lookback_microseconds = var('pressure_lookback_days') * 86400 * 1000000 - 1 %}
 
 with deliveries as (
@@ -15,7 +21,9 @@ with deliveries as (
         campaign_id,
         occurred_at as delivered_at
     from {{ ref('stg_lake__messages') }}
-    where event_type = 'delivered'
+    where
+        event_type = 'delivered'
+        and occurred_at > {{ days_before(day_start(build_horizon('rebuild_from')), var('pressure_lookback_days')) }}
 ),
 
 sequenced as (
@@ -71,6 +79,7 @@ select
     {{ platform_or_unknown('users.platform') }} as platform,
     ends.campaign_id,
     ends.delivered_at,
+    cast(ends.delivered_at as date) as delivered_date,
     ends.pushes_received,
     {{ pressure_bucket_order('ends.pushes_received') }} as bucket_order,
     case
@@ -84,3 +93,4 @@ select
 from ends
 left join {{ ref('int_users_latest') }} as users
     on ends.user_id = users.user_id
+where cast(ends.delivered_at as date) >= {{ build_horizon('rebuild_from') }}
