@@ -146,6 +146,39 @@ def missing_incremental_models(settings: Settings, manifest_path: Path) -> list[
     return sorted(f"{schema}.{name}" for schema, name in wanted - existing)
 
 
+def incremental_models_with_other_columns(settings: Settings, manifest_path: Path) -> list[str]:
+    """`schema.table` of each incremental model whose DuckDB table has other columns than the
+    model declares: a release added or removed one. Continuing such a table fails (dbt's
+    on_schema_change), and its older rows hold the old logic: the build rebuilds every table.
+
+    The models with an enforced contract declare every column. On Spark the check is dbt's
+    own: the build fails, naming the model, and `optout run --full-refresh` rebuilds.
+    """
+    if settings.dbt_target == "spark" or not settings.warehouse.exists():
+        return []
+    manifest = json.loads(manifest_path.read_text())
+    declared = {
+        (node["schema"], node.get("alias") or node["name"]): {name.lower() for name in node["columns"]}
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and node["config"].get("contract", {}).get("enforced")
+        and node["columns"]
+    }
+    with duckdb.connect(str(settings.warehouse), read_only=True) as connection:
+        rows = connection.execute(
+            "select table_schema, table_name, lower(column_name) from information_schema.columns"
+        ).fetchall()
+    existing: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in rows:
+        existing.setdefault((schema, table), set()).add(column)
+    return sorted(
+        f"{schema}.{table}"
+        for (schema, table), columns in declared.items()
+        if (schema, table) in existing and existing[(schema, table)] != columns
+    )
+
+
 def duckdb_tables(warehouse: Path) -> set[tuple[str, str]]:
     """(schema, table) of the warehouse's tables: not views, such as the ones a Spark build
     publishes, which a DuckDB build cannot continue incrementally (it rebuilds them whole)."""
@@ -210,10 +243,17 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
         # one run at a time, for a run without ingestion too (a selection of models)
         wait_for_earlier_runs(context.instance, context.run.run_id, context.log.info)
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # holds user data
-        start_date = (
-            None if config.full_refresh else rebuild_start_date(settings, project.manifest_path, days[0])
-        )
-        args = [*dbt_build_args(config.full_refresh, start_date, days[-1]), *lake_vars(settings)]
+        full_refresh = config.full_refresh
+        if not full_refresh:
+            changed = incremental_models_with_other_columns(settings, project.manifest_path)
+            if changed:
+                context.log.info(
+                    f"the columns of {', '.join(changed)} are not the models' (a new release): "
+                    "a full refresh rebuilds every table"
+                )
+                full_refresh = True
+        start_date = None if full_refresh else rebuild_start_date(settings, project.manifest_path, days[0])
+        args = [*dbt_build_args(full_refresh, start_date, days[-1]), *lake_vars(settings)]
         # a build that rewrites marts makes them untrusted until its checks pass (marts_builds.py);
         # a re-execution of the run continues the same build
         build_id = context.run.root_run_id or context.run.run_id
@@ -223,7 +263,7 @@ def build_dbt_assets(settings: Settings, partitions: PartitionsDefinition) -> As
             marts_builds.start_build(settings.warehouse, build_id)
         context.log.info(
             f"dbt build for export days {days[0]} .. {days[-1]}: "
-            + ("full refresh" if config.full_refresh else f"start date {start_date or 'none (all)'}")
+            + ("full refresh" if full_refresh else f"start date {start_date or 'none (all)'}")
         )
         events = []
         invocations: list[DbtCliInvocation] = []

@@ -67,3 +67,33 @@ def test_the_lake_reaches_dbt_as_an_absolute_path(monkeypatch):
 
     monkeypatch.setenv("OPTOUT_LAKE_DIR", "data/some-lake")
     assert lake_vars(read_settings()) == ["--vars", f'{{"lake_dir": "{REPO_ROOT / "data" / "some-lake"}"}}']
+
+
+def test_an_incremental_table_of_an_older_release_is_found_by_its_columns(
+    dbt_manifest, tmp_path, monkeypatch
+):
+    """A release that adds a column to an incremental model: the next build rebuilds whole
+    instead of failing on the older table (orchestration/dbt_assets.py)."""
+    import json
+
+    import duckdb
+
+    from assets.config import load_settings
+    from orchestration.dbt_assets import incremental_models_with_other_columns
+
+    monkeypatch.setenv("OPTOUT_WAREHOUSE", str(tmp_path / "optout.duckdb"))
+    monkeypatch.setenv("OPTOUT_DBT_TARGET", "duckdb")
+    settings = load_settings()
+    node = json.loads(dbt_manifest.read_text())["nodes"]["model.optout.int_delivery_exposures"]
+    columns = list(node["columns"])
+    assert "delivered_date" in columns and node["config"]["materialized"] == "incremental"
+    with duckdb.connect(str(settings.warehouse)) as connection:
+        connection.execute("create schema intermediate")
+        older = ", ".join(f"{name} varchar" for name in columns if name != "delivered_date")
+        connection.execute(f"create table intermediate.int_delivery_exposures ({older})")
+    assert incremental_models_with_other_columns(settings, dbt_manifest) == [
+        "intermediate.int_delivery_exposures"
+    ]
+    with duckdb.connect(str(settings.warehouse)) as connection:
+        connection.execute("alter table intermediate.int_delivery_exposures add column delivered_date date")
+    assert incremental_models_with_other_columns(settings, dbt_manifest) == []
