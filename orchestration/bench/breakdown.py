@@ -3,7 +3,8 @@
 The process's wall time (measured by the benchmark) is split into:
 
 - start-up: from the process's start to the run's start in Dagster's records: Python, the
-  imports, the code location's definitions, the pre-run checks;
+  imports, the code location's definitions, the pre-run checks, and Dagster recording the
+  run with its planned materializations (one per asset and day: most of a backfill's);
 - each group of steps (ingest, lake checks, dbt, alerts, exports, report, serving copy),
   from the steps' start and end in the run's event log;
 - dbt's own build time, out of the dbt step: the elapsed time in dbt's run results; the
@@ -11,8 +12,8 @@ The process's wall time (measured by the benchmark) is split into:
   in its events (materializations, checks, the tables' row counts);
 - Dagster bookkeeping: the run's duration less its steps (the events around and between
   steps, the run's start and end);
-- summary: from the run's end to the process's exit (the summary printed, the instance
-  closed).
+- summary and exit: from the run's end to the process's exit (the summary printed, the
+  instance closed).
 
 The parts add up to the wall time; a step Dagster did not record (a run that failed before
 it) is simply absent.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-# step key -> group, first match wins: (prefix or suffix, group); the keys are the job's
+# step key -> group, first match wins: (how the key is matched, text, group); the keys are the job's
 # (orchestration/jobs.py): `lake__<table>`, `lake__<table>_ge_lake_suite`, ...
 GROUPS = (
     ("suffix", "_ge_lake_suite", "lake checks"),
