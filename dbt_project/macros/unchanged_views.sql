@@ -4,7 +4,7 @@
   A view holds no data: the staging, intermediate, audit and reporting views read the
   tables under them at query time, so the same view is right after any build of those
   tables. dbt's own view materialization drops and creates every view on every build, each
-  with a comment per column (persist_docs): 24 views, about 3 s of a daily build's node
+  with a comment per column (persist_docs): 22 views, about 3 s of a daily build's node
   time, for nothing. This one keeps a fingerprint of what made each view (its compiled SQL,
   its description and column docs, the checksum of every node of the project, dbt's
   version) in `main.optout_view_definitions`; a view whose fingerprint is unchanged and
