@@ -36,7 +36,9 @@ INGEST_KILLS = [
 LATER_KILLS = [
     ("inside dbt, rebuilding the marts", r"START sql (table|incremental) model marts\.", 0.3),
     ("during the exports", r"exports__opted_out_users_rolling: last_week", 0.0),
-    ("during the report", r"exports__opted_out_users_rolling: last_year", 1.0),
+    # the report of unchanged numbers is kept, not drawn: its record of them is removed
+    # first (_forget_drawn_reports), so that this run draws it and is killed while it does
+    ("during the report", r"reports__opt_out_report: Started execution of step", 0.3),
     ("while publishing the serving copy", r"serving__snapshot: Started execution of step", 0.05),
 ]
 
@@ -52,6 +54,13 @@ def _assert_like_uninterrupted(ws, reference) -> None:
     assert export_files(ws) == export_files(reference)
     assert unfinished_runs(ws) == []
     assert leftovers(ws) == []
+
+
+def _forget_drawn_reports(ws) -> None:
+    """Remove what the reports in place were drawn from (assets/report/build.py): the next run
+    draws them again instead of keeping them."""
+    for record in (ws.exports / "reports").glob(".*.inputs"):
+        record.unlink()
 
 
 def test_kill_at_every_stage_then_rerun_equals_an_uninterrupted_run(uninterrupted, tmp_path):
@@ -73,6 +82,8 @@ def test_kill_at_every_stage_then_rerun_equals_an_uninterrupted_run(uninterrupte
     # later stages, each after a complete run
     last_week = "opted_out_users/2026-01-02_2026-01-08.csv"
     for moment, pattern, delay in LATER_KILLS:
+        if "report" in moment:
+            _forget_drawn_reports(ws)
         kill_when(start_optout(ws, "run"), pattern, delay)
         kills += 1
         after_kill = ws.optout("export", "--preset", "last_week", check=False)

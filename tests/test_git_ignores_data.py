@@ -14,6 +14,13 @@ from orchestration.instance import DEFAULT_HOME
 
 def _ignored(path: Path) -> bool:
     relative = path.relative_to(REPO_ROOT)
+    # past a symbolic link (the serving copy's `current` once a run made it) git stages the
+    # link itself, never what is beyond it, and refuses to be asked about the latter
+    for depth in range(1, len(relative.parts)):
+        prefix = Path(*relative.parts[:depth])
+        if (REPO_ROOT / prefix).is_symlink():
+            relative = prefix
+            break
     result = subprocess.run(["git", "check-ignore", "-q", str(relative)], cwd=REPO_ROOT, check=False)
     assert result.returncode in (0, 1), "git check-ignore failed"
     return result.returncode == 0
