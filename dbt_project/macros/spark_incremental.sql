@@ -51,50 +51,33 @@
 {%- endmacro %}
 
 {#-
-  Post-hook of fct_opt_outs on Spark: every row takes its user's current external id. No
-  UPDATE on Parquet: the partitions holding a changed row are written again whole (dynamic
-  partition overwrite may read the table it writes, as it stages the new files first).
+  Post-hooks of fct_opt_outs (external ids) and int_delivery_exposures (platforms) on Spark:
+  every row takes its user's current value. No UPDATE on Parquet: the partitions holding a
+  changed row are written again whole (dynamic partition overwrite may read the table it
+  writes, as it stages the new files first).
 -#}
 {% macro spark__refresh_external_ids() -%}
-    {%- set users = ref('int_users_latest') -%}
-    {%- if execute and is_incremental() -%}
-        {%- set partition_column = config.get('partition_by')[0] -%}
-        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-        {%- set refreshed = [] -%}
-        {%- for name in columns -%}
-            {%- do refreshed.append('users.external_id as external_id' if name == 'external_id' else 'facts.' ~ name) -%}
-        {%- endfor -%}
-        insert overwrite table {{ this }} partition ({{ partition_column }})
-        select {{ refreshed | join(', ') }}
-        from {{ this }} as facts
-        left join {{ users }} as users
-            on facts.user_id = users.user_id
-        where facts.{{ partition_column }} in (
-            select changed.{{ partition_column }}
-            from {{ this }} as changed
-            left join {{ users }} as latest
-                on changed.user_id = latest.user_id
-            where not (changed.external_id <=> latest.external_id)
-        )
-    {%- else -%}
-        select 1
-    {%- endif -%}
+    {{ return(spark_refresh_from_users('external_id', or_unknown=false)) }}
 {%- endmacro %}
 
-
-{#-
-  Post-hook of int_delivery_exposures on Spark: every delivery takes its user's current
-  platform, the partitions holding a changed row written again whole (as above).
--#}
 {% macro spark__refresh_platforms() -%}
+    {{ return(spark_refresh_from_users('platform', or_unknown=true)) }}
+{%- endmacro %}
+
+{#- `column` of each row as int_users_latest has it now; `or_unknown`: the platform rule for
+    a user no users record names (macros/metrics.sql) -#}
+{% macro spark_refresh_from_users(column, or_unknown) -%}
     {%- set users = ref('int_users_latest') -%}
     {%- if execute and is_incremental() -%}
+        {%- set current = platform_or_unknown('users.' ~ column) if or_unknown else 'users.' ~ column -%}
+        {%- set latest = platform_or_unknown('latest.' ~ column) if or_unknown else 'latest.' ~ column -%}
         {%- set partition_column = config.get('partition_by')[0] -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
         {%- set refreshed = [] -%}
         {%- for name in columns -%}
-            {%- do refreshed.append(platform_or_unknown('users.platform') ~ ' as platform' if name == 'platform' else 'facts.' ~ name) -%}
+            {%- do refreshed.append(current ~ ' as ' ~ column if name == column else 'facts.' ~ name) -%}
         {%- endfor -%}
+        {%- set sql -%}
         insert overwrite table {{ this }} partition ({{ partition_column }})
         select {{ refreshed | join(', ') }}
         from {{ this }} as facts
@@ -105,9 +88,10 @@
             from {{ this }} as changed
             left join {{ users }} as latest
                 on changed.user_id = latest.user_id
-            where not (changed.platform <=> {{ platform_or_unknown('latest.platform') }})
+            where not (changed.{{ column }} <=> {{ latest }})
         )
-    {%- else -%}
-        select 1
+        {%- endset -%}
+        {{ return(sql) }}
     {%- endif -%}
+    {{ return('select 1') }}
 {%- endmacro %}
