@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,40 +32,56 @@ import polars as pl
 
 from assets.config import REPO_ROOT, Settings
 from assets.contract import TABLE_NAMES
+from assets.exports.opted_out_users import unescaped_csv_cell
 from assets.ingest import lake
 from assets.privacy.landing import erase_from_landing
-from assets.privacy.matching import Subjects
+from assets.privacy.matching import Subjects, record_values
 from assets.privacy.requests import PENDING, ErasureRequest, now, request_id
 from assets.privacy.stores import (
     compact_duckdb,
     erase_from_duckdb_file,
     erase_from_lake,
     erase_from_parquet,
+    redact_duckdb_audit_text,
     redact_sqlite,
     redact_text_file,
     rows_naming,
 )
-from assets.privacy.suppression import add_to_list, id_hash, load_salt
+from assets.privacy.suppression import SaltMissingError, add_to_list, id_hash, load_salt
 from assets.serving.copy import STORAGE_VERSION
 from assets.serving.layout import SNAPSHOTS
+from assets.shown_text import escape_controls
 from orchestration.commands.common import CliError, progress
 
 # files under the export folder and the logs whose text is redacted (charts are pictures of totals)
 TEXT_SUFFIXES = (".html", ".json", ".jsonl", ".md", ".txt", ".log", ".csv", ".out", ".err", ".complete")
+# a rotated log: dbt.log.1, superset.log.2
+ROTATED_LOG = re.compile(r"\.log\.\d+$")
+ID_COLUMNS = ("user_id", "external_id")
 
 
 def read_id_file(path: Path) -> tuple[list[str], list[str]]:
-    """User ids and external ids from a CSV file with a header naming `user_id` and/or `external_id`."""
+    """User ids and external ids from a CSV file with a header naming `user_id` and/or `external_id`.
+
+    A spreadsheet's "CSV UTF-8" (a byte-order mark first) and a file `optout export` wrote
+    (formula cells escaped with a quote) read as the ids themselves; a named column with no
+    id at all is an error, never an erasure of nobody."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [dict(zip(header, row, strict=False)) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CliError(f"cannot read {path}: {exc}") from None
-    if not rows or not {"user_id", "external_id"} & set(rows[0]):
+    named = [column for column in ID_COLUMNS if column in header]
+    if not named:
         raise CliError(f"{path}: expected a CSV file with a header naming user_id and/or external_id")
-    users = [row["user_id"] for row in rows if row.get("user_id")]
-    externals = [row["external_id"] for row in rows if row.get("external_id")]
-    return users, externals
+    ids = {
+        column: [unescaped_csv_cell(row[column]) for row in rows if row.get(column)] for column in ID_COLUMNS
+    }
+    if not any(ids[column] for column in named):
+        raise CliError(f"{path}: no id in its {' or '.join(named)} column")
+    return ids["user_id"], ids["external_id"]
 
 
 def resolve_people(
@@ -82,11 +100,29 @@ def resolve_people(
     externals = set(external_ids) | set(
         profiles.filter(pl.col("user_id").is_in(list(users)))["external_id"].drop_nulls().to_list()
     )
-    seen_users = _user_ids_in_lake(lake_dir, list(users))
-    unmatched = [u for u in user_ids if u not in seen_users] + [
-        x for x in external_ids if x not in set(profiles["external_id"].drop_nulls().to_list())
-    ]
+    seen = (
+        _user_ids_in_lake(lake_dir, list(users))
+        | set(profiles["external_id"].drop_nulls().to_list())
+        # a person the lake knows only by refused records still has them there, to erase
+        | _ids_in_quarantine(lake_dir, [*user_ids, *external_ids])
+    )
+    unmatched = [value for value in [*user_ids, *external_ids] if value not in seen]
     return Subjects(frozenset(users), frozenset(externals)), unmatched
+
+
+def _ids_in_quarantine(lake_dir: Path, ids: list[str]) -> set[str]:
+    """Those of `ids` that a quarantined record holds as one of its values."""
+    files = sorted(lake_dir.glob(f"*/dt=*/{lake.QUARANTINE_FILE}"))
+    if not files or not ids:
+        return set()
+    raw = (
+        pl.scan_parquet(files)
+        .select(pl.col("raw_record").cast(pl.String))
+        .filter(pl.any_horizontal(pl.col("raw_record").str.contains(value, literal=True) for value in ids))
+        .collect()["raw_record"]
+    )
+    wanted = set(ids)
+    return {value for record in raw.to_list() for value in record_values(record) if value in wanted}
 
 
 def _user_ids_in_lake(lake_dir: Path, user_ids: list[str]) -> set[str]:
@@ -105,14 +141,19 @@ def erase(config: Settings, user_ids: list[str], external_ids: list[str], reason
     """Erase the people, resuming a request with the same ids cut short before; returns the log entry."""
     started = time.monotonic()
     privacy = config.privacy_dir
-    request = ErasureRequest.resume(privacy, request_id(user_ids, external_ids))
+    try:
+        salt = load_salt(privacy, create=True)
+    except SaltMissingError as exc:
+        raise CliError(str(exc)) from None
+    this_request = request_id(salt, user_ids, external_ids)
+    request = ErasureRequest.resume(privacy, this_request)
     for other in sorted((privacy / PENDING).glob("*.json")):
-        if other.stem != request_id(user_ids, external_ids):
+        if other.stem != this_request:
             progress(f"warning: erasure {other.stem} was cut short; run its command again to complete it")
     if request is None:
         subjects, unmatched = resolve_people(config.lake_dir, user_ids, external_ids)
         request = ErasureRequest(
-            request_id(user_ids, external_ids),
+            this_request,
             reason,
             now(),
             sorted(set(user_ids)),
@@ -129,7 +170,6 @@ def erase(config: Settings, user_ids: list[str], external_ids: list[str], reason
     subjects = Subjects(frozenset(request.user_ids), frozenset(request.external_ids))
     for value in request.matched_nobody:
         progress(f"{value!r} matches nobody in the lake (its hash is suppressed all the same)")
-    salt = load_salt(privacy, create=True)
     hashes = _hashes(salt, request)
     for place, sweep in _places(config, subjects, hashes, request.request_id):
         if place in request.places_done:
@@ -165,7 +205,7 @@ def _places(
         ("exports", lambda: _erase_from_exports(config.export_dir, subjects)),
         ("spark", lambda: _erase_from_parquet_tree(config.spark_warehouse, subjects)),
         ("dagster", lambda: _erase_from_dagster(config, subjects)),
-        ("superset", lambda: _erase_from_sqlite_tree(config.bi_dir / "superset", subjects)),
+        ("superset", lambda: _erase_from_superset(config.bi_dir / "superset", subjects)),
     ]
 
 
@@ -173,11 +213,12 @@ def _erase_from_landing(config: Settings, subjects: Subjects) -> int:
     sweep = erase_from_landing(config.landing_dir, subjects, config.source)
     progress(f"  {len(sweep.files_rewritten)} landing files rewritten")
     for entry in sweep.unreadable:
-        progress(f"  warning: cannot read {entry}: not changed, look at it by hand")
+        progress(f"  warning: cannot read {escape_controls(entry)}: not changed, look at it by hand")
     for name in sweep.unreadable_mentions:
         # optout never reads them, so cannot tell records apart in them: a person decides
         progress(
-            f"  warning: {name} (a file optout does not read) mentions one of the ids: remove it by hand"
+            f"  warning: {escape_controls(name)} (a file optout does not read) mentions one of the ids: "
+            "remove it by hand"
         )
     return sweep.records_removed
 
@@ -185,20 +226,50 @@ def _erase_from_landing(config: Settings, subjects: Subjects) -> int:
 def _rebuild(config: Settings, subjects: Subjects) -> int:
     """A full-refresh run over the lake's export days (what a run needs, through Dagster's queue)."""
     from orchestration.commands.run import run_command
+    from orchestration.ingest_assets import KEEP_INGESTION_TIMES_TAG
 
     first, last = lake.export_day_span(config.lake_dir, list(TABLE_NAMES))
     if first is None:
         return 0
+    if config.retention_days is not None and (kept_from := _first_staged_day(config)) and kept_from < first:
+        progress(
+            f"  note: the warehouse holds events of export days from {kept_from} on, which the retention "
+            f"(OPTOUT_RETENTION_DAYS={config.retention_days}) removed from the lake; the full-refresh "
+            f"rebuild covers the lake's days from {first} on, so those older rows go, for everyone "
+            "(as with `optout run --full-refresh`, docs/privacy.md#what-the-warehouse-keeps)"
+        )
     before = rows_naming(config.warehouse, subjects)
     run_command(
-        argparse.Namespace(start=first, end=last, full_refresh=True, undelivered_as_zero=False, wait=None)
+        argparse.Namespace(
+            start=first,
+            end=last,
+            full_refresh=True,
+            undelivered_as_zero=False,
+            wait=None,
+            tags={KEEP_INGESTION_TIMES_TAG: "true"},
+        )
     )
+    # what no rebuild replaces: the build log's text (a failed build's error may quote an id)
+    before += redact_duckdb_audit_text(config.warehouse, subjects)
     freed = compact_duckdb(config.warehouse)
     progress(f"  warehouse rewritten into a fresh file ({freed / 1e6:.1f} MB of old blocks dropped)")
     left = rows_naming(config.warehouse, subjects)
     if left:  # a model that keeps rows a full refresh does not rebuild: a bug to fix, never to hide
         raise CliError(f"the warehouse still holds {left} rows of them after a full refresh")
     return before
+
+
+def _first_staged_day(config: Settings) -> dt.date | None:
+    """The first export day of the warehouse's staged messages (DuckDB; None when there are none)."""
+    import duckdb
+
+    if config.dbt_target != "duckdb" or not config.warehouse.exists():
+        return None
+    try:
+        with duckdb.connect(str(config.warehouse), read_only=True) as connection:
+            return connection.execute("select min(export_date) from staging.stg_lake__messages").fetchone()[0]
+    except duckdb.Error:  # no build yet
+        return None
 
 
 def _erase_from_snapshots(serving_dir: Path, subjects: Subjects) -> int:
@@ -225,25 +296,42 @@ def _erase_from_parquet_tree(root: Path, subjects: Subjects) -> int:
     )
 
 
+def _files_under(root: Path, skip: tuple[str, ...]) -> list[Path]:
+    """Every file under `root`, less those inside a folder (or named) as in `skip`."""
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not set(path.relative_to(root).parts) & set(skip)
+    ]
+
+
+def _is_text_file(path: Path) -> bool:
+    return path.name.endswith(TEXT_SUFFIXES) or ROTATED_LOG.search(path.name) is not None
+
+
 def _redact_text_tree(root: Path, subjects: Subjects, skip: tuple[str, ...] = ()) -> int:
     if not root.is_dir():
         return 0
     pattern = subjects.text_pattern()
-    changed = 0
-    for path in sorted(root.rglob("*")):
-        if (
-            path.is_file()
-            and path.name.endswith(TEXT_SUFFIXES)
-            and not set(path.relative_to(root).parts) & set(skip)
-        ):
-            changed += redact_text_file(path, subjects, pattern)
-    return changed
+    return sum(
+        redact_text_file(path, subjects, pattern) for path in _files_under(root, skip) if _is_text_file(path)
+    )
 
 
-def _erase_from_sqlite_tree(root: Path, subjects: Subjects) -> int:
+def _erase_from_sqlite_tree(root: Path, subjects: Subjects, skip: tuple[str, ...] = ()) -> int:
     if not root.is_dir():
         return 0
-    return sum(redact_sqlite(path, subjects) for path in sorted(root.rglob("*.db")) if _is_sqlite(path))
+    return sum(
+        redact_sqlite(path, subjects)
+        for path in _files_under(root, skip)
+        if path.name.endswith(".db") and _is_sqlite(path)
+    )
+
+
+def _erase_from_superset(home: Path, subjects: Subjects) -> int:
+    """Superset's database (saved queries, chart parameters) and its log; never its own venv."""
+    skip = ("venv",)
+    return _erase_from_sqlite_tree(home, subjects, skip) + _redact_text_tree(home, subjects, skip)
 
 
 def _is_sqlite(path: Path) -> bool:

@@ -23,7 +23,7 @@ from assets.ingest.lake import clean_leftovers
 from assets.ingest.readers import UnreadableFileError
 from assets.ingest.retention import past_retention, today_utc
 from assets.ingest.validate import typed_schema
-from assets.privacy.suppression import SuppressionList
+from assets.privacy.suppression import SaltMissingError, SuppressionList
 from assets.sources.layouts import layout_for
 from assets.warehouse_holder import WarehouseBusyError, check_warehouse_writable
 from orchestration import console
@@ -40,6 +40,11 @@ UNDELIVERED_TAG = "optout/undelivered"
 UNDELIVERED_AS_ZERO = "zero"
 # the five ingest steps may probe at the same moment; each probe holds the file for milliseconds
 WRITABLE_PROBE_SECONDS = 10.0
+
+
+# An erasure's rebuild reads the same deliveries again, less the erased people's records: each
+# day keeps the time it was first ingested (the consent ledger's provenance), not the rebuild's.
+KEEP_INGESTION_TIMES_TAG = "optout/keep_ingestion_times"
 
 
 def lake_asset_key(table: str) -> AssetKey:
@@ -99,13 +104,25 @@ def _ingest_asset(table: str, partitions: PartitionsDefinition) -> AssetsDefinit
         not_delivered = days_left_out(context, paths, table, days)
         days = sorted(set(days) - set(not_delivered))
         totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0, "files": 0, "suppressed": 0}
-        suppression = SuppressionList.load(paths.settings.privacy_dir)
+        try:
+            suppression = SuppressionList.load(paths.settings.privacy_dir)
+        except SaltMissingError as exc:
+            raise Failure(description=f"{table}: nothing ingested: {exc}") from None
         unknown: list[str] = []
         skipped: list[str] = []
         failed: list[str] = []
         ignored_by_kind: dict[str, int] = {}
         for index, (day, result) in enumerate(
-            ingest_days(paths.landing, paths.lake, table, days, suppression, layout), start=1
+            ingest_days(
+                paths.landing,
+                paths.lake,
+                table,
+                days,
+                suppression,
+                layout,
+                keep_ingestion_times=context.run.tags.get(KEEP_INGESTION_TIMES_TAG) == "true",
+            ),
+            start=1,
         ):
             if isinstance(result, UnreadableFileError):
                 # this day keeps its previous version; the other days of the run go on

@@ -66,7 +66,7 @@ def redact_postgres(url: str, subjects) -> int:
     from assets.privacy.matching import redact
 
     pattern = subjects.text_pattern()
-    needles = sorted(subjects.all_ids)
+    needles = subjects.text_forms()  # as stored: Dagster's JSON escapes quotes and non-ASCII
     changed = 0
     touched: set[str] = set()
     engine = sa.create_engine(driver_url(url))

@@ -4,19 +4,29 @@ applied by ingestion."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gzip
+import hashlib
 import json
 import sqlite3
 
+import duckdb
 import polars as pl
 import pytest
 
 from assets.ingest.day import ingest_table_day
 from assets.privacy.landing import erase_from_landing
 from assets.privacy.matching import REDACTED, Subjects, record_values
-from assets.privacy.stores import erase_from_lake, erase_from_parquet, redact_sqlite, redact_text_file
-from assets.privacy.suppression import SuppressionList, add_to_list, id_hash, load_salt
+from assets.privacy.requests import request_id
+from assets.privacy.stores import (
+    erase_from_lake,
+    erase_from_parquet,
+    redact_duckdb_audit_text,
+    redact_sqlite,
+    redact_text_file,
+)
+from assets.privacy.suppression import SaltMissingError, SuppressionList, add_to_list, id_hash, load_salt
 from tests.helpers import loaded, quarantined, write_csv, write_jsonl
 
 pytestmark = pytest.mark.quick
@@ -148,13 +158,105 @@ def test_sqlite_values_redacted_and_vacuumed(tmp_path):
     assert b"u1 opted" not in path.read_bytes(), "no freed page keeps the old text"
 
 
+def test_sqlite_finds_ids_as_dagster_stores_them_escaped_in_json(tmp_path):
+    """Dagster keeps metadata as JSON inside its JSON records: quotes and non-ASCII arrive escaped
+    once or twice, never as typed."""
+    people = Subjects(frozenset({'=HYPERLINK("http://x","y")', "josé"}), frozenset())
+    inner = json.dumps({"ids": sorted(people.user_ids)})  # once
+    twice = json.dumps({"metadata": inner})  # a JSON string holding JSON
+    path = tmp_path / "events.db"
+    connection = sqlite3.connect(path)
+    connection.execute("create table event_logs (id integer primary key, event text)")
+    connection.executemany("insert into event_logs (event) values (?)", [(inner,), (twice,), ("josée",)])
+    connection.commit()
+    connection.close()
+    assert redact_sqlite(path, people) == 2
+    texts = [row[0] for row in sqlite3.connect(path).execute("select event from event_logs order by id")]
+    assert json.loads(texts[0]) == {"ids": [REDACTED, REDACTED]}
+    assert json.loads(json.loads(texts[1])["metadata"]) == {"ids": [REDACTED, REDACTED]}
+    assert texts[2] == "josée", "a longer word is another token"
+
+
+def test_an_id_inside_base64_is_a_coincidence_not_a_mention(tmp_path):
+    """A chart's PNG in Dagster's metadata is base64: `u1` between `+` and `/` in it stays, so the
+    picture still decodes; the same id as a word is redacted."""
+    picture = base64.b64encode(bytes(range(256)) * 2).decode()
+    picture = picture[:100] + "+u1/" + picture[100:]
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps({"png": picture, "note": "user +u1/ left"}))
+    assert redact_text_file(path, SUBJECTS) == 1
+    stored = json.loads(path.read_text())
+    assert stored == {"png": picture, "note": f"user +{REDACTED}/ left"}
+
+
+def test_a_request_id_names_nobody_without_the_salt(tmp_path):
+    """The request log keeps request ids: keyed by the salt, trying candidate ids finds nothing."""
+    salt, other_salt = load_salt(tmp_path / "a", create=True), load_salt(tmp_path / "b", create=True)
+    assert request_id(salt, ["u4711"], []) == request_id(salt, ["u4711"], [])
+    assert request_id(salt, ["u4711"], []) != request_id(other_salt, ["u4711"], [])
+    unsalted = hashlib.sha256(json.dumps([["u4711"], []]).encode()).hexdigest()[:16]
+    assert request_id(salt, ["u4711"], []) != f"erase-{unsalted}"
+
+
+def test_a_list_without_its_salt_is_refused_never_silently_empty(tmp_path):
+    privacy = tmp_path / "privacy"
+    salt = load_salt(privacy, create=True)
+    add_to_list(privacy, [("user_id", id_hash(salt, "user_id", "u1"))], "r1")
+    (privacy / "salt").unlink()
+    with pytest.raises(SaltMissingError, match="salt"):
+        SuppressionList.load(privacy)
+    with pytest.raises(SaltMissingError):
+        load_salt(privacy, create=True)  # a new salt would unsuppress everyone on the list
+    assert not (privacy / "salt").exists()
+
+
+def test_an_id_file_from_a_spreadsheet_or_an_export(tmp_path):
+    from orchestration.commands.common import CliError
+    from orchestration.erasure import read_id_file
+
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes("\ufeffuser_id , external_id\r\nu1,\r\n,ext-1\r\n".encode())
+    assert read_id_file(excel) == (["u1"], ["ext-1"])
+    export = tmp_path / "export.csv"
+    export.write_text('external_id,user_id,platform\r\n"\'=1+2",u9,web\r\n')
+    assert read_id_file(export) == (["u9"], ["=1+2"]), "the export's formula escaping is undone"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("user_id,name\r\n,Ann\r\n")
+    with pytest.raises(CliError, match="no id in its user_id column"):
+        read_id_file(empty)
+
+
+def test_free_text_of_audit_tables_redacted_in_a_duckdb_file(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create schema audit")
+        connection.execute("create table audit.marts_builds (run_id varchar, detail varchar)")
+        connection.execute(
+            "insert into audit.marts_builds values ('r1', 'test failed for u1'), ('r2', 'u12 ok')"
+        )
+        connection.execute("create schema marts")
+        connection.execute("create table marts.names (campaign_name varchar)")
+        connection.execute("insert into marts.names values ('promo u1')")
+    assert redact_duckdb_audit_text(path, SUBJECTS) == 1
+    with duckdb.connect(str(path), read_only=True) as connection:
+        assert connection.execute("select detail from audit.marts_builds order by run_id").fetchall() == [
+            (f"test failed for {REDACTED}",),
+            ("u12 ok",),
+        ]
+        # the marts are rebuilt, never edited: a campaign's name is not a person's record
+        assert connection.execute("select * from marts.names").fetchall() == [("promo u1",)]
+
+
 def test_parquet_rows_by_id_column_or_raw_record(tmp_path):
     path = tmp_path / "q.parquet"
     pl.DataFrame(
         {"user_id": ["u1", None, "u9"], "raw_record": ["x", '{"user_id": "u1"}', "u12,a"]}
     ).write_parquet(path)
+    checksum = tmp_path / ".q.parquet.crc"  # Spark's, of the old bytes
+    checksum.write_bytes(b"crc")
     assert erase_from_parquet(path, SUBJECTS) == 2
     assert pl.read_parquet(path)["user_id"].to_list() == ["u9"]
+    assert not checksum.exists(), "Spark would refuse the rewritten file against the old checksum"
 
 
 @pytest.mark.service

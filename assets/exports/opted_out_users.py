@@ -87,7 +87,9 @@ def _csv_field(column: str) -> pl.Expr:
     formula = value.str.contains(FORMULA_START)
     text = pl.when(formula).then(pl.lit(FORMULA_PREFIX) + value).otherwise(value)
     quoted = pl.lit('"') + text.str.replace_all('"', '""', literal=True) + pl.lit('"')
-    needs_quotes = formula | (value == pl.lit("")) | value.str.contains(r'[,"\r\n]')
+    # `;` and tab too: a spreadsheet set to split on them would otherwise start a new cell,
+    # and a formula, inside the field (OWASP: quote every field that may be split)
+    needs_quotes = formula | (value == pl.lit("")) | value.str.contains(r'[,;"\t\r\n]')
     return pl.when(value.is_null()).then(pl.lit("")).when(needs_quotes).then(quoted).otherwise(text)
 
 

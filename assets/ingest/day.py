@@ -85,12 +85,16 @@ def ingest_days(
     days: list[dt.date],
     suppression: SuppressionList | None = None,
     layout: Layout | None = None,
+    keep_ingestion_times: bool = False,
 ) -> Iterator[tuple[dt.date, DayResult | UnreadableFileError]]:
     """Ingest each day, yielding in day order its result or why it failed.
 
     A day that fails keeps its previous version in the lake; the other days go on. The
     records of people on the suppression list (erased) are left out of every day. The
-    landing area is read as `layout` lays it out (default: OPTOUT_SOURCE's).
+    landing area is read as `layout` lays it out (default: OPTOUT_SOURCE's). With
+    `keep_ingestion_times` (an erasure's rebuild: the same deliveries, less the erased
+    people's records), a day already in the lake keeps the time it was ingested, the
+    provenance the consent ledger shows; otherwise its time is now.
     """
     table = TABLES[table_name]
     max_bytes = max_file_bytes()
@@ -105,7 +109,9 @@ def ingest_days(
             delivered = list(pool.map(read, batch))
             checked = _validate_batch(table, [d for d in delivered if isinstance(d, _DeliveredDay)])
             finished = pool.map(
-                lambda day, checked=checked: _finish_day(lake_dir, table, day, checked, suppression),
+                lambda day, checked=checked: _finish_day(
+                    lake_dir, table, day, checked, suppression, keep_ingestion_times
+                ),
                 delivered,
             )
             yield from zip(batch, finished, strict=True)
@@ -117,9 +123,14 @@ def _finish_day(
     day: _DeliveredDay | UnreadableFileError,
     checked: dict[dt.date, _Checked],
     suppression: SuppressionList | None,
+    keep_ingestion_times: bool = False,
 ) -> DayResult | UnreadableFileError:
     if isinstance(day, UnreadableFileError):
         return day
+    if keep_ingestion_times and (
+        earlier := lake.ingestion_time(lake_dir, table.name, day.result.export_date)
+    ):
+        day.result.ingested_at = earlier
     outcome = checked[day.result.export_date]
     if isinstance(outcome, UnreadableFileError):
         return outcome

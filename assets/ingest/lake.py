@@ -39,6 +39,14 @@ def export_day_span(lake_dir: Path, tables: list[str]) -> tuple[dt.date | None, 
     return (min(days), max(days)) if days else (None, None)
 
 
+def ingestion_time(lake_dir: Path, table: str, day: dt.date) -> dt.datetime | None:
+    """When the lake's version of a day was ingested (None: the lake does not hold the day)."""
+    log = day_dir(lake_dir, table, day) / LOG_FILE
+    if not log.exists():
+        return None
+    return pl.read_parquet(log, columns=["ingested_at"])["ingested_at"][0]
+
+
 def days_ingested_since(lake_dir: Path, tables: list[str], moment: dt.datetime) -> list[dt.date]:
     """Export days (of any table) whose version in the lake was ingested after `moment`.
 

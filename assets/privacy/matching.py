@@ -45,14 +45,19 @@ class Subjects:
         """Does a raw record (JSON object or CSV line) hold one of the ids as a value?"""
         return any(value in self.all_ids for value in record_values(raw))
 
-    def text_pattern(self) -> re.Pattern[str]:
-        """Every id as a whole token, in clear and as JSON writes it inside a string."""
+    def text_forms(self) -> list[str]:
+        """Every id as stored text may hold it: in clear, and as JSON writes it inside a string,
+        once or twice (Dagster keeps metadata as JSON inside its JSON event records), with and
+        without non-ASCII escaped. Longest first, so a search finds the whole form."""
         forms = set()
         for value in self.all_ids:
-            forms.add(value)
-            forms.add(json.dumps(value)[1:-1])  # escaped quotes, backslashes, non-ASCII as \uXXXX
-            forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-        alternatives = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+            once = {value, _json_inner(value, True), _json_inner(value, False)}
+            forms |= once | {_json_inner(form, ascii_only) for form in once for ascii_only in (True, False)}
+        return sorted(forms, key=lambda form: (-len(form), form))
+
+    def text_pattern(self) -> re.Pattern[str]:
+        """Every id as a whole token, in each of its text forms."""
+        alternatives = "|".join(re.escape(form) for form in self.text_forms())
         return re.compile(f"(?<![{_ID_CHAR}])(?:{alternatives})(?![{_ID_CHAR}])")
 
 
@@ -82,9 +87,43 @@ def record_values(raw: str | None) -> list[str]:
     return [field.strip() for row in rows for field in row]
 
 
+def _json_inner(value: str, ascii_only: bool) -> str:
+    """`value` as JSON writes it between the quotes of a string."""
+    return json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+
+
+# Base64 (a chart's PNG in Dagster's metadata, an embedded image in a report) is a long run of
+# letters, digits, `+` and `/`; a short id found inside one is a coincidence, not a mention.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]")
+BASE64_MIN_RUN = 76
+
+
+def _inside_base64(text: str, start: int, end: int) -> bool:
+    """Is text[start:end] part of a longer run of base64 of at least BASE64_MIN_RUN characters?
+    (The match's own neighbours can only be `+` or `/`: the pattern's token bounds exclude the rest.)"""
+    if not all(_BASE64_RUN.match(char) for char in text[start:end]):
+        return False
+    left, right = start, end
+    while left > max(0, start - BASE64_MIN_RUN) and _BASE64_RUN.match(text, left - 1):
+        left -= 1
+    while right < min(len(text), end + BASE64_MIN_RUN) and _BASE64_RUN.match(text, right):
+        right += 1
+    return right - left >= BASE64_MIN_RUN and (left < start or right > end)
+
+
 def redact(text: str, pattern: re.Pattern[str]) -> tuple[str, int]:
-    """`text` with every whole-token id replaced by REDACTED, and how many were replaced."""
-    return pattern.subn(REDACTED, text)
+    """`text` with every whole-token id replaced by REDACTED, and how many were replaced
+    (never inside a run of base64, where an id's letters are part of an encoded picture)."""
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        if _inside_base64(text, match.start(), match.end()):
+            return match.group()
+        count += 1
+        return REDACTED
+
+    return pattern.sub(replace, text), count
 
 
 def leaf_values(value: object) -> list[str]:

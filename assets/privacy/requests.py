@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,10 +27,13 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def request_id(user_ids: list[str], external_ids: list[str]) -> str:
-    """The same ids give the same request: running the command again finds the request under way."""
+def request_id(salt: bytes, user_ids: list[str], external_ids: list[str]) -> str:
+    """The same ids give the same request: running the command again finds the request under way.
+
+    Keyed by the installation's salt, as the suppression list is: the request log names
+    nobody, and an id cannot be found from its request id by trying candidates."""
     text = json.dumps([sorted(set(user_ids)), sorted(set(external_ids))])
-    return "erase-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return "erase-" + hmac.new(salt, text.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
@@ -47,6 +46,9 @@ def erase_from_lake(lake_dir: Path, subjects: Subjects) -> dict[str, int]:
     """Rows removed per table (data and quarantine); each touched day is replaced atomically."""
     removed: dict[str, int] = {}
     for table in TABLE_NAMES:
+        # a day whose swap a killed run cut short is put back first, or its old copy (which may
+        # hold their rows) would come back at the next ingestion, after this sweep
+        lake.clean_leftovers(lake_dir, table)
         for day in lake.ingested_days(lake_dir, table):
             folder = lake.day_dir(lake_dir, table, day)
             data = pl.read_parquet(folder / lake.DATA_FILE)
@@ -81,6 +83,8 @@ def erase_from_parquet(path: Path, subjects: Subjects) -> int:
         temp = temp_name(path)
         frame.filter(~mask).write_parquet(temp)
         _swap(temp, path)
+        # Hadoop's checksum of the old bytes (Spark's tables): Spark would refuse the new file
+        path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
     return removed
 
 
@@ -101,10 +105,13 @@ def erase_from_duckdb_file(path: Path, subjects: Subjects, storage_version: str 
     finally:
         source.close()
     removed, kept = 0, {}
-    for key, frame in frames.items():
+    for (schema, name), frame in frames.items():
         mask = frame_mask(frame, subjects)
         removed += int(mask.sum())
-        kept[key] = frame.filter(~mask)
+        kept[schema, name] = frame.filter(~mask)
+        if schema == AUDIT_SCHEMA:
+            kept[schema, name], redacted = _redact_frame_text(kept[schema, name], subjects)
+            removed += redacted
     if not removed:
         return 0
     temp = temp_name(path)
@@ -125,10 +132,61 @@ def erase_from_duckdb_file(path: Path, subjects: Subjects, storage_version: str 
     return removed
 
 
+# The schema of the tables a run writes itself (the build log's error text, for one), which no
+# rebuild replaces: their free text is redacted like a log's.
+AUDIT_SCHEMA = "audit"
+
+
+def _redact_frame_text(frame: pl.DataFrame, subjects: Subjects) -> tuple[pl.DataFrame, int]:
+    """Ids in the frame's free-text columns (not the id columns) replaced by `[erased]`."""
+    pattern, forms, changed = subjects.text_pattern(), subjects.text_forms(), 0
+    for column, dtype in frame.schema.items():
+        if dtype != pl.String or column in (*ID_COLUMNS, RAW_COLUMN):
+            continue
+        values = frame[column].to_list()
+        for index, value in enumerate(values):
+            if value is not None and any(form in value for form in forms):
+                values[index], count = redact(value, pattern)
+                changed += bool(count)
+        frame = frame.with_columns(pl.Series(column, values, dtype=pl.String))
+    return frame, changed
+
+
+def redact_duckdb_audit_text(path: Path, subjects: Subjects) -> int:
+    """Ids in the free text of a DuckDB file's audit tables replaced by `[erased]`; returns the values changed."""
+    if not path.exists():
+        return 0
+    forms, changed = subjects.text_forms(), 0
+    connection = duckdb.connect(str(path))
+    try:
+        columns = connection.execute(
+            "select c.table_name, c.column_name from information_schema.columns c "
+            "join information_schema.tables t using (table_schema, table_name) "
+            "where c.table_schema = ? and t.table_type = 'BASE TABLE' and c.data_type = 'VARCHAR'",
+            [AUDIT_SCHEMA],
+        ).fetchall()
+        for table, column in columns:
+            if column in (*ID_COLUMNS, RAW_COLUMN):
+                continue
+            relation = f'"{AUDIT_SCHEMA}"."{table}"'
+            condition = " or ".join(f'contains("{column}", ?)' for _ in forms)
+            rows = connection.execute(
+                f'select rowid, "{column}" from {relation} where {condition}', forms
+            ).fetchall()
+            for rowid, value in rows:
+                new, count = redact(value, subjects.text_pattern())
+                if count:
+                    connection.execute(f'update {relation} set "{column}" = ? where rowid = ?', [new, rowid])
+                    changed += 1
+    finally:
+        connection.close()
+    return changed
+
+
 def redact_sqlite(path: Path, subjects: Subjects) -> int:
     """Ids in every text value of an SQLite database replaced by `[erased]`; returns the values changed."""
     pattern = subjects.text_pattern()
-    needles = sorted(subjects.all_ids)
+    needles = subjects.text_forms()  # as stored: Dagster's JSON escapes quotes and non-ASCII
     changed = 0
     connection = sqlite3.connect(path, timeout=60)
     try:
@@ -162,19 +220,13 @@ def redact_sqlite(path: Path, subjects: Subjects) -> int:
 def redact_text_file(path: Path, subjects: Subjects, pattern: re.Pattern[str] | None = None) -> int:
     """Ids in a text file replaced by `[erased]` (the file swapped in whole); returns how many."""
     data = path.read_bytes()
-    if not any(value.encode() in data for value in subjects.all_ids) and not _escaped_forms_in(
-        data, subjects
-    ):
+    if not any(form.encode() in data for form in subjects.text_forms()):
         return 0
     text = data.decode("utf-8", errors="surrogateescape")
     new, count = redact(text, pattern or subjects.text_pattern())
     if count:
         _swap(write_temp_beside(path, new.encode("utf-8", errors="surrogateescape")), path)
     return count
-
-
-def _escaped_forms_in(data: bytes, subjects: Subjects) -> bool:
-    return any(json.dumps(value)[1:-1].encode() in data for value in subjects.all_ids)
 
 
 def _swap(temp: Path, path: Path) -> None:

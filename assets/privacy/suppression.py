@@ -31,11 +31,27 @@ LIST_FILE = "suppression_list.jsonl"
 ID_KINDS = ("user_id", "external_id")
 
 
+class SaltMissingError(ValueError):
+    """A suppression list without the salt its hashes were made with: it would match nobody."""
+
+    def __init__(self, privacy_dir: Path) -> None:
+        super().__init__(
+            f"{privacy_dir / LIST_FILE} exists but its salt {privacy_dir / SALT_FILE} is missing: without "
+            "it the erased people's records would be read again. Restore the salt from the backup the "
+            "list came from (docs/privacy.md, the suppression list)"
+        )
+
+
 def load_salt(privacy_dir: Path, create: bool = False) -> bytes | None:
-    """This installation's salt; made (once, atomically) when `create`, else None if there is none."""
+    """This installation's salt; made (once, atomically) when `create`, else None if there is none.
+
+    Never made anew beside a suppression list: a new salt would silently unsuppress everyone
+    on it (SaltMissingError instead)."""
     path = privacy_dir / SALT_FILE
     if path.exists():
         return path.read_bytes()
+    if (privacy_dir / LIST_FILE).exists():
+        raise SaltMissingError(privacy_dir)
     if not create:
         return None
     make_folder(privacy_dir)
@@ -60,9 +76,10 @@ class SuppressionList:
 
     @classmethod
     def load(cls, privacy_dir: Path) -> SuppressionList | None:
-        """The list of this installation, or None when nobody was ever erased."""
-        salt = load_salt(privacy_dir)
+        """The list of this installation, or None when nobody was ever erased (SaltMissingError
+        when the list is there but its salt is not)."""
         path = privacy_dir / LIST_FILE
+        salt = load_salt(privacy_dir)
         if salt is None or not path.exists():
             return None
         entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

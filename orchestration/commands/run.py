@@ -183,6 +183,7 @@ def run_command(args: argparse.Namespace) -> None:
     tags = {
         **partition_range_tags(start.isoformat(), end.isoformat()),
         **undelivered_tags(args.undelivered_as_zero),
+        **getattr(args, "tags", {}),  # a caller's own (an erasure's rebuild)
     }
     started = time.monotonic()
     deadline = None if args.wait is None else started + args.wait
