@@ -23,3 +23,24 @@ def _escaped(match: re.Match) -> str:
 def escape_controls(text: str) -> str:
     """`text` with every control character written as its escape (`\\x1b`), the rest as it is."""
     return _SHOWN_ESCAPED.sub(_escaped, text)
+
+
+# Every ASCII punctuation character may be escaped with a backslash in Markdown (CommonMark),
+# and escaped it is only text: no emphasis, link, image, HTML, table cell border or autolink.
+_MARKDOWN_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+
+
+def markdown_text(value: object) -> str:
+    """A value from the data as Markdown that shows it as text (a Dagster metadata table's cell):
+    punctuation escaped, line breaks as spaces, control characters as their escapes."""
+    text = escape_controls(str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " "))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def markdown_table(columns: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table whose cells show the data as text (None as an empty cell)."""
+    header = "| " + " | ".join(markdown_text(c) for c in columns) + " |\n|" + "---|" * len(columns) + "\n"
+    body = "".join(
+        "| " + " | ".join("" if v is None else markdown_text(v) for v in row) + " |\n" for row in rows
+    )
+    return header + body

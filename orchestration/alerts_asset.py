@@ -22,6 +22,7 @@ from dagster import (
 from assets.alerts.deliver import send_new_alerts, write_alerts_file
 from assets.alerts.read import Alerts, read_alerts
 from assets.marts_builds import read_checked_export_days
+from assets.shown_text import markdown_table
 from orchestration.checks import run_days
 from orchestration.resources import OptoutPaths
 
@@ -43,13 +44,12 @@ def run_alerts(context, paths: OptoutPaths) -> Alerts:
 
 
 def _table(rows: list[dict], columns: list[str]) -> MetadataValue:
-    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    body = "\n".join("| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows)
-    return MetadataValue.md(header + body)
+    # campaign names and ids come from the platform's exports: shown as text, never as Markdown
+    return MetadataValue.md(markdown_table(columns, [[_cell(row[c]) for c in columns] for row in rows]))
 
 
-def _cell(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+def _cell(value) -> object:
+    return f"{value:.3g}" if isinstance(value, float) else value
 
 
 @multi_asset_check(

@@ -28,7 +28,7 @@ from dagster import (
     sensor,
 )
 
-from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message
+from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message, text_message
 from assets.config import Settings
 from assets.serving.freshness import Freshness, serving_freshness
 from orchestration.resources import OptoutPaths
@@ -78,12 +78,14 @@ def check_link(ui_url: str) -> str:
     return f"{ui_url}/assets/{'/'.join(DAILY_MART.path)}?view=checks"
 
 
-def freshness_message(freshness: Freshness, ui_url: str) -> str:
+def freshness_message(freshness: Freshness, ui_url: str) -> dict:
     if freshness.stale:
-        headline = ":hourglass: *The marts are stale*"
+        headline = ":hourglass: The marts are stale"
     else:
-        headline = ":white_check_mark: *The marts are fresh again*"
-    return f"{headline}: {mrkdwn_escaped(freshness.in_words())}.\n{mrkdwn_link(check_link(ui_url))}"
+        headline = ":white_check_mark: The marts are fresh again"
+    return text_message(
+        f"{headline}: {mrkdwn_escaped(freshness.in_words())}.", mrkdwn_link(check_link(ui_url))
+    )
 
 
 def build_freshness_sensor(settings: Settings) -> SensorDefinition:

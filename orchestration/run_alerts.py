@@ -21,7 +21,7 @@ from dagster import (
     run_status_sensor,
 )
 
-from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message
+from assets.alerts.deliver import DeliveryError, mrkdwn_escaped, mrkdwn_link, post_message, text_message
 from assets.config import Settings
 from orchestration.run_outcome import run_outcome
 
@@ -37,14 +37,15 @@ def run_link(ui_url: str, run_id: str) -> str:
     return f"{ui_url}/runs/{run_id}"
 
 
-def run_message(instance, run: DagsterRun, ui_url: str) -> str:
-    """The message of a failed or canceled run; everything read from the run is escaped."""
+def run_message(instance, run: DagsterRun, ui_url: str) -> dict:
+    """The message of a failed or canceled run (plain text, everything read from the run escaped),
+    with the link to the run."""
     outcome = run_outcome(instance, run.run_id)
     canceled = run.status == DagsterRunStatus.CANCELED
-    headline = ":no_entry_sign: *Run canceled*" if canceled else ":rotating_light: *Run failed*"
+    headline = ":no_entry_sign: Run canceled" if canceled else ":rotating_light: Run failed"
     steps = list(dict.fromkeys(failure.step_key for failure in outcome.step_failures))
     head = [
-        f"{headline}: job `{mrkdwn_escaped(run.job_name)}`, run `{mrkdwn_escaped(run.run_id)}`",
+        f"{headline}: job {mrkdwn_escaped(run.job_name)}, run {mrkdwn_escaped(run.run_id)}",
         f"Failed steps: {', '.join(mrkdwn_escaped(step) for step in steps) if steps else 'none'}",
     ]
     tail = f"Open the run: {mrkdwn_link(run_link(ui_url, run.run_id))}"
@@ -56,7 +57,7 @@ def run_message(instance, run: DagsterRun, ui_url: str) -> str:
             lines.append(f"… and {len(reasons) - index} more: see the run")
             break
         lines.append(line)
-    return "\n".join([*lines, tail])
+    return text_message("\n".join(lines), tail)
 
 
 def _shortened(reason: str) -> str:

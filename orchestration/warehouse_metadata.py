@@ -14,6 +14,8 @@ import duckdb
 import polars as pl
 from dagster import AssetKey, MetadataValue, Output
 
+from assets.shown_text import markdown_table
+
 # tables worth a preview in the UI: (sort columns, newest first, then by id; columns shown).
 # The campaigns by their send time: which campaign is "top" is the reporting views' call
 # (reporting.rpt_campaigns), shown with the report asset
@@ -34,14 +36,8 @@ PREVIEWS = {
 
 
 def _markdown(frame: pl.DataFrame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-    body = "".join(
-        "| "
-        + " | ".join("" if v is None else str(v).replace("\n", " ").replace("|", "/") for v in row)
-        + " |\n"
-        for row in frame.rows()
-    )
-    return header + body
+    # the rows come from the platform's exports: shown as text, never as Markdown
+    return markdown_table(frame.columns, [list(row) for row in frame.rows()])
 
 
 def with_table_metadata(

@@ -149,7 +149,9 @@ def test_alerts_reach_the_summary_the_report_the_file_and_the_webhook_once(plant
     assert len(hook.messages) == len(campaign_alerts) + len(day_alerts)
     for message in hook.messages:
         assert message["text"].startswith(":warning:") and message["blocks"][0]["type"] == "section"
-        assert message["blocks"][0]["text"] == {"type": "mrkdwn", "text": message["text"], "verbatim": True}
+        assert message["blocks"] == [
+            {"type": "section", "text": {"type": "plain_text", "text": message["text"], "emoji": True}}
+        ]
     assert {cid for cid in campaign_alerts if any(cid in m["text"] for m in hook.messages)} == campaign_alerts
 
     # the run's report (all its days) opens with them

@@ -338,8 +338,9 @@ def test_the_webhook_message_shows_the_campaign_and_pings_or_links_nothing(hosti
     assert planted["is_alert"] and planted["campaign_name"] == PLANTED_NAME
     (message,) = [m for m in hook.messages if "Campaign alert" in m["text"]]
     text = message["text"]
+    # plain text: Slack formats nothing in it (`*bold*` stays as typed; mrkdwn has no escape for it)
     assert message["blocks"] == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+        {"type": "section", "text": {"type": "plain_text", "text": text, "emoji": True}}
     ]
     shown = (
         "&lt;!channel&gt; &lt;!here&gt; @everyone &lt;https://evil.example|click&gt; *bold* `code` [x](y) "
@@ -352,7 +353,7 @@ def test_the_webhook_message_shows_the_campaign_and_pings_or_links_nothing(hosti
         body = sent["text"]
         # Slack's control sequences start with `<`: none comes from the data; no control character
         assert "<" not in body and ">" not in body and not TERMINAL_CONTROLS.search(body), body
-        assert sent["blocks"][0]["text"]["verbatim"] is True
+        assert [block["text"]["type"] for block in sent["blocks"]] == ["plain_text"]
 
 
 def test_the_alerts_file_keeps_the_exact_text(hostile):

@@ -143,11 +143,14 @@ def test_a_failed_run_posts_one_message_with_its_job_steps_reason_and_link(
     assert len(hook.messages) == 1
     (text,) = hook.texts
     run_id = result.run_id
+    body, link_line = text.rsplit("\n", 1)
+    # what it says is plain text (Slack formats nothing of the data); only the link is mrkdwn
     assert hook.messages[0]["blocks"] == [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+        {"type": "section", "text": {"type": "plain_text", "text": body, "emoji": True}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": link_line, "verbatim": True}]},
     ]
     lines = text.splitlines()
-    assert lines[0] == f":rotating_light: *Run failed*: job `ingest_messages`, run `{run_id}`"
+    assert lines[0] == f":rotating_light: Run failed: job ingest_messages, run {run_id}"
     assert lines[1] == "Failed steps: lake__messages"
     reason = lines[2]
     assert reason.startswith("• step lake__messages failed: 2026-01-05: ")
@@ -189,7 +192,7 @@ def test_the_sensor_tick_posts_each_run_once_and_a_lost_message_is_not_retried(
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
     assert tick(canceled).dagster_run_reactions[0].error is None
     assert hook.texts[1] == (
-        f":no_entry_sign: *Run canceled*: job `ingest_messages`, run `{run.run_id}`\n"
+        f":no_entry_sign: Run canceled: job ingest_messages, run {run.run_id}\n"
         "Failed steps: none\n"
         f"• run {run.run_id[:8]} was canceled\n"
         f"Open the run: <{UI_URL}/runs/{run.run_id}>"
@@ -229,8 +232,9 @@ def test_a_long_list_of_reasons_stays_within_one_slack_block(workspace, instance
     failures = [StepFailure(f"step_{i}", "&" * 400, None, None, None) for i in range(40)]
     outcome = RunOutcome(run.run_id, DagsterRunStatus.FAILURE, step_failures=failures)
     monkeypatch.setattr(run_alerts, "run_outcome", lambda instance, run_id: outcome)
-    lines = run_message(instance, run, UI_URL).splitlines()
-    assert len("\n".join(lines)) <= 3000  # Slack's limit for a section block
+    message = run_message(instance, run, UI_URL)
+    assert len(message["blocks"][0]["text"]["text"]) <= 3000  # Slack's limit for a section block
+    lines = message["text"].splitlines()
     assert lines[2] == f"• step step_0 failed: {'&amp;' * 279}…"  # one line, shortened, then escaped
     assert lines[-2:] == ["… and 39 more: see the run", f"Open the run: <{UI_URL}/runs/{run.run_id}>"]
 
@@ -313,7 +317,7 @@ def test_stale_marts_warn_in_the_instance_and_post_once_per_episode(workspace, i
     assert evaluation.metadata["max_staleness_hours"].value == 30
     assert len(hook.messages) == 1
     (text,) = hook.texts
-    assert text.startswith(f":hourglass: *The marts are stale*: newest export day {stale_day} ended ")
+    assert text.startswith(f":hourglass: The marts are stale: newest export day {stale_day} ended ")
     assert "older than the limit of 30 hours (OPTOUT_MAX_STALENESS_HOURS)" in text
     assert text.endswith(f"\n<{UI_URL}/assets/marts/mart_opt_out_daily?view=checks>")
 
@@ -327,7 +331,7 @@ def test_stale_marts_warn_in_the_instance_and_post_once_per_episode(workspace, i
     assert evaluations(instance)[0].status == AssetCheckExecutionRecordStatus.SUCCEEDED
     assert len(hook.messages) == 2
     assert hook.texts[1].startswith(
-        f":white_check_mark: *The marts are fresh again*: newest export day {today - dt.timedelta(days=1)} ended "
+        f":white_check_mark: The marts are fresh again: newest export day {today - dt.timedelta(days=1)} ended "
     )
     assert "within the limit of 30 hours" in hook.texts[1]
     assert tick().startswith("fresh, as before") and len(hook.messages) == 2

@@ -195,6 +195,25 @@ def test_marts_equal_a_run_over_landing_files_without_them(erased):
         assert (mine.parent / csv_name).read_bytes() == (path.parent / csv_name).read_bytes(), csv_name
 
 
+def test_everyone_else_keeps_the_times_their_consent_was_ingested(erased):
+    """The rebuild reads the rewritten landing files again, but the ledger's provenance keeps
+    when each export day was first ingested, not the erasure's time."""
+
+    def ledger(ws_root) -> dict:
+        rows = warehouse_rows(ws_root / "warehouse" / "optout.duckdb", "mart_consent_history")
+        return {
+            (row["user_id"], row["opt_in_id"], row["opt_out_id"]): (
+                row["opt_in_ingested_at"],
+                row["opt_out_ingested_at"],
+            )
+            for row in rows
+            if row["user_id"] not in erased["users"]
+        }
+
+    before, after = ledger(erased["before_erase"]), ledger(erased["ws"].root)
+    assert before and after == before
+
+
 def test_redelivered_raw_days_do_not_bring_them_back(erased):
     ws = erased["ws"]
     original = erased["original_landing"]
@@ -282,6 +301,13 @@ def test_the_subject_export_holds_every_consent_event_with_its_provenance(erased
     assert landed, "the chosen user has consent events"
     assert {e for e in landed if e[1] not in quarantined} <= exported
     assert exported <= landed
+    # the same records as delivered, every field (the lake keeps the contract's columns only)
+    as_delivered = {
+        (r["record"].get("event_id"), r["landing_file"])
+        for r in document["landing_records"]
+        if isinstance(r["record"], dict)
+    }
+    assert {(event_id, file) for event_id, file, _ in landed} <= as_delivered
     # the ledger and the export files that listed them
     assert document["consent_history"], "the consent ledger of the person"
     assert any(f["file"].endswith("2026-01-01_2026-01-10.csv") for f in document["export_files"])

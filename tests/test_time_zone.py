@@ -10,6 +10,8 @@ import json
 import re
 import shutil
 
+import duckdb
+import polars as pl
 import pytest
 
 from assets.generator.run import generate
@@ -121,3 +123,29 @@ def test_the_trend_chart_labels_utc_days_in_a_new_york_browser(runs, tmp_path, m
     every_day = [str(SAMPLE_START + dt.timedelta(days=n)) for n in range(DAYS)]
     # one bar per day, described with its own day only
     assert bars == [[day] for day in every_day]
+
+
+def _lake_ingestion_times(ws) -> dict[tuple[str, str], dt.datetime]:
+    log = pl.read_parquet(ws.lake / "*" / "dt=*" / "ingestion_log.parquet")
+    return {
+        (row["table_name"], str(row["export_date"])): row["ingested_at"].replace(tzinfo=None)
+        for row in log.iter_rows(named=True)
+    }
+
+
+def _ingestion_times(database, time_zone: str) -> dict[tuple[str, str], dt.datetime]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        connection.execute(f"set TimeZone = '{time_zone}'")
+        rows = connection.execute("select table_name, export_date, ingested_at from audit.ingestion_log")
+        return {(table, str(day)): at for table, day, at in rows.fetchall()}
+
+
+def test_ingestion_times_read_as_utc_by_a_reader_in_any_time_zone(runs):
+    """audit.ingestion_log is a view over the lake's UTC instants: a BI tool whose session is in
+    New York reads the same UTC wall time from the warehouse, and the serving copy (made by a
+    run in New York) holds it too."""
+    ws, _ = runs["New_York"]
+    expected = _lake_ingestion_times(ws)
+    assert len(expected) == DAYS * 5
+    assert _ingestion_times(ws.warehouse, "America/New_York") == expected
+    assert _ingestion_times(ws.serving / "optout.duckdb", "Pacific/Kiritimati") == expected

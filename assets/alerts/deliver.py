@@ -2,7 +2,7 @@
 
 `$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json` holds every alert of the run's days (written
 whole or not at all). With `OPTOUT_ALERT_WEBHOOK` set, each alert not sent before is POSTed
-as its own Slack message (`text` plus one `mrkdwn` block); what was sent is kept in
+as its own Slack message (`text`, plus a `plain_text` block and, for a link, a `mrkdwn` one); what was sent is kept in
 `alerts/sent.json`, so a re-run sends nothing twice. A delivery that fails is logged and
 retried by the next run; it never fails the run. `post_message` sends any other message
 (failed runs, stale marts) the same way.
@@ -117,17 +117,23 @@ def slack_message(kind: str, row: dict) -> dict:
     return text_message(text)
 
 
-def text_message(text: str) -> dict:
-    """A Slack-compatible message: `text` (notifications, clients without blocks) and one mrkdwn block.
+def text_message(text: str, link_line: str | None = None) -> dict:
+    """A Slack-compatible message: `text` (notifications, clients without blocks), then blocks.
 
-    The block is `verbatim`: Slack turns no plain word of it into a mention or a link (by
-    default it would make `@everyone`, `@here` or a channel name typed in a campaign name a
-    live one); only the `<...>` sequences the message itself writes (its links) act.
+    What the message says, data included, is a `plain_text` block: Slack applies no
+    formatting to it, so a campaign named `*50% off*` or `~old~ _new_` shows as typed (mrkdwn
+    has no escape for those). Only `link_line`, which the message writes itself (a link to
+    the UI, its data-free words), is a `mrkdwn` block, so that its `<url>` is a link; that
+    block is `verbatim`, so Slack links or mentions nothing else in it. In every part the
+    data has Slack's three control characters escaped (`mrkdwn_escaped`): the fallback text
+    is read as mrkdwn, and `<!channel>` must ping nobody anywhere.
     """
-    return {
-        "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}],
-    }
+    blocks: list[dict] = [{"type": "section", "text": {"type": "plain_text", "text": text, "emoji": True}}]
+    if link_line:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": link_line, "verbatim": True}]}
+        )
+    return {"text": text if link_line is None else f"{text}\n{link_line}", "blocks": blocks}
 
 
 def mrkdwn_escaped(text: str) -> str:
@@ -146,13 +152,13 @@ class DeliveryError(Exception):
     """A message the webhook did not take, in one line that never repeats the webhook's URL."""
 
 
-def post_message(url: str, text: str) -> None:
-    """POST one Slack-compatible message (`text` is mrkdwn, its data already escaped).
+def post_message(url: str, message: dict) -> None:
+    """POST one Slack-compatible message (`text_message`, its data already escaped).
 
     Raises DeliveryError when it was not delivered; the caller decides whether to try again.
     """
     try:
-        _post(url, text_message(text))
+        _post(url, message)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         if isinstance(exc, urllib.error.HTTPError):

@@ -40,10 +40,26 @@ class LandingSweep:
     unreadable_mentions: list[str] = field(default_factory=list)
     # files that cannot be read (a broken gzip, a bad Parquet file, too large): "<file>: <why>"
     unreadable: list[str] = field(default_factory=list)
+    # a look only (subject access): each of their records as delivered, nothing rewritten
+    found: list[dict] | None = None
+
+    def record_found(self, path: Path, landing_dir: Path, records: list) -> None:
+        name = str(path.relative_to(landing_dir))
+        self.found.extend({"landing_file": name, "record": record} for record in records)
 
 
 def erase_from_landing(landing_dir: Path, subjects: Subjects, source: str = "optout") -> LandingSweep:
-    sweep = LandingSweep()
+    """Rewrite every landing file holding their records without them."""
+    return _sweep_landing(landing_dir, subjects, source, LandingSweep())
+
+
+def landing_records_of(landing_dir: Path, subjects: Subjects, source: str = "optout") -> LandingSweep:
+    """Their records as the landing area holds them, file by file (the same matching as the
+    erasure, nothing rewritten): every field a delivery has, those the lake does not keep too."""
+    return _sweep_landing(landing_dir, subjects, source, LandingSweep(found=[]))
+
+
+def _sweep_landing(landing_dir: Path, subjects: Subjects, source: str, sweep: LandingSweep) -> LandingSweep:
     needles = _needles(subjects)
     max_bytes = max_file_bytes()
     if source != "optout":
@@ -54,7 +70,7 @@ def erase_from_landing(landing_dir: Path, subjects: Subjects, source: str = "opt
         landed = landing_files(landing_dir, table, day)
         for path in landed.readable:
             try:
-                removed = _erase_from_file(path, subjects, needles, max_bytes)
+                removed = _erase_from_file(path, subjects, needles, max_bytes, sweep, landing_dir)
             except (OSError, EOFError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
                 # ingestion fails such a file's day too; a person looks at it
                 sweep.unreadable.append(f"{path.relative_to(landing_dir)}: {exc}")
@@ -95,10 +111,17 @@ def _read(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _erase_from_file(path: Path, subjects: Subjects, needles: list[bytes], max_bytes: int) -> int:
+def _erase_from_file(
+    path: Path,
+    subjects: Subjects,
+    needles: list[bytes],
+    max_bytes: int,
+    sweep: LandingSweep,
+    landing_dir: Path,
+) -> int:
     kind = file_format(path.name)
     if kind == "parquet":
-        return _erase_from_parquet(path, subjects)
+        return _erase_from_parquet(path, subjects, sweep, landing_dir)
     data = _read(path, max_bytes)
     if not _mentions(data, needles):
         return 0
@@ -107,10 +130,40 @@ def _erase_from_file(path: Path, subjects: Subjects, needles: list[bytes], max_b
         kept, removed = _csv_without(text, subjects)
     else:
         kept, removed = _jsonl_without(text, subjects)
-    if removed:
+    if removed and sweep.found is not None:
+        sweep.record_found(path, landing_dir, _records_left_out(text, kept, kind))
+    elif removed:
         new = "".join(kept).encode("utf-8", errors="surrogateescape")
         _swap_in(path, gzip.compress(new) if path.name.endswith(".gz") else new)
     return removed
+
+
+def _records_left_out(text: str, kept: list[str], kind: str) -> list:
+    """The records a sweep would remove, as delivered: a CSV record by its header's names
+    (its raw text when ragged), a JSON line parsed (its text when it does not parse). A
+    record's text decides whether it is kept, so the same text is never both."""
+    staying = set(kept)
+    if kind == "csv":
+        records = list(_csv_records(text))
+        header = next(csv.reader(io.StringIO(records[0])), [])
+        return [_csv_record(record, header) for record in records[1:] if record not in staying]
+    lines = text.splitlines(keepends=True)
+    return [_json_record(line) for line in lines if line not in staying and line.strip()]
+
+
+def _csv_record(record: str, header: list[str]) -> dict | str:
+    try:
+        fields = next(csv.reader(io.StringIO(record)), [])
+    except csv.Error:
+        return record
+    return dict(zip(header, fields, strict=True)) if len(fields) == len(header) else record
+
+
+def _json_record(line: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line
 
 
 def _csv_records(text: str) -> Iterator[str]:
@@ -179,7 +232,7 @@ def _jsonl_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
     return kept, removed
 
 
-def _erase_from_parquet(path: Path, subjects: Subjects) -> int:
+def _erase_from_parquet(path: Path, subjects: Subjects, sweep: LandingSweep, landing_dir: Path) -> int:
     schema_names = pq.read_schema(path).names
     columns = [c for c in ID_COLUMNS if c in schema_names]
     if not columns:
@@ -190,7 +243,9 @@ def _erase_from_parquet(path: Path, subjects: Subjects) -> int:
         wanted = subjects.external_ids if column == "external_id" else subjects.user_ids
         mask = mask | ids[column].cast(pl.String).is_in(list(wanted)).fill_null(False)
     removed = int(mask.sum())
-    if removed:
+    if removed and sweep.found is not None:
+        sweep.record_found(path, landing_dir, pl.read_parquet(path).filter(mask).to_dicts())
+    elif removed:
         table = pq.read_table(path)
         kept = table.filter(pa.array((~mask).to_list()))
         temp = temp_name(path)
@@ -238,7 +293,7 @@ def _erase_from_vendor_files(
                     if _mentions(_read(path, max_bytes), needles):
                         sweep.unreadable_mentions.append(name)
                     continue
-                removed = _erase_from_vendor_file(path, subjects, needles, max_bytes)
+                removed = _erase_from_vendor_file(path, subjects, needles, max_bytes, sweep, landing_dir)
             except (OSError, EOFError, ValueError) as exc:
                 sweep.unreadable.append(f"{name}: {exc}")
                 continue
@@ -254,10 +309,17 @@ def _is_vendor_data(path: Path) -> bool:
     return path.name.lower().endswith(VENDOR_DATA_ENDINGS)
 
 
-def _erase_from_vendor_file(path: Path, subjects: Subjects, needles: list[bytes], max_bytes: int) -> int:
+def _erase_from_vendor_file(
+    path: Path,
+    subjects: Subjects,
+    needles: list[bytes],
+    max_bytes: int,
+    sweep: LandingSweep,
+    landing_dir: Path,
+) -> int:
     lowered = path.name.lower()
     if lowered.endswith(".avro"):
-        return _erase_from_avro(path, subjects, needles)
+        return _erase_from_avro(path, subjects, sweep, landing_dir)
     data = _read(path, max_bytes)
     if not _mentions(data, needles):
         return 0
@@ -270,7 +332,11 @@ def _erase_from_vendor_file(path: Path, subjects: Subjects, needles: list[bytes]
         kept = [line for line in lines if not _json_line_names(line, subjects)]
         records = lines
     removed = len(records) - len(kept)
-    if removed:
+    if removed and sweep.found is not None:
+        sweep.record_found(
+            path, landing_dir, _records_left_out(text, kept, "csv" if ".csv" in lowered else "json")
+        )
+    elif removed:
         new = "".join(kept).encode("utf-8", errors="surrogateescape")
         _swap_in(path, gzip.compress(new) if lowered.endswith(".gz") else new)
     return removed
@@ -288,7 +354,7 @@ def _holds_an_id(values: list[str], subjects: Subjects) -> bool:
     return any(value.strip() in subjects.all_ids for value in values)
 
 
-def _erase_from_avro(path: Path, subjects: Subjects, needles: list[bytes]) -> int:
+def _erase_from_avro(path: Path, subjects: Subjects, sweep: LandingSweep, landing_dir: Path) -> int:
     """An Avro file rewritten without their records, with its own schema and codec."""
     import fastavro
 
@@ -298,7 +364,9 @@ def _erase_from_avro(path: Path, subjects: Subjects, needles: list[bytes]) -> in
         records = list(reader)
     kept = [record for record in records if not _holds_an_id(leaf_values(record), subjects)]
     removed = len(records) - len(kept)
-    if removed:
+    if removed and sweep.found is not None:
+        sweep.record_found(path, landing_dir, [r for r in records if _holds_an_id(leaf_values(r), subjects)])
+    elif removed:
         temp = temp_name(path)
         with temp.open("wb") as handle:
             fastavro.writer(handle, fastavro.parse_schema(schema), kept, codec=codec)

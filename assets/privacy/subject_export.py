@@ -5,7 +5,8 @@ provenance (the landing file `<table>/dt=<export day>/<file>`, the record's line
 when that export day was ingested), and the quarantined records naming them. From the
 serving copy (what the last checked run published): their consent history and opt-outs
 with the campaigns they are attributed to. From the export folder: each opted-out user
-file that lists them, with its row.
+file that lists them, with its row. From the landing area: each of their records as it was
+delivered, every field included, with its file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import polars as pl
 
 from assets.contract import TABLE_NAMES
 from assets.ingest import lake
+from assets.privacy.landing import landing_records_of
 from assets.privacy.matching import Subjects
 from assets.privacy.stores import frame_mask
 from assets.serving.layout import DATABASE_FILE
@@ -35,8 +37,14 @@ SERVED = {"consent_history": "marts.mart_consent_history", "opt_outs": "marts.fc
 
 
 def subject_document(
-    lake_dir: Path, serving_dir: Path, export_dir: Path, subjects: Subjects, asked: dict[str, list[str]]
+    lake_dir: Path,
+    serving_dir: Path,
+    export_dir: Path,
+    subjects: Subjects,
+    asked: dict[str, list[str]],
+    landing: tuple[Path, str] | None = None,
 ) -> dict:
+    """The document; with `landing` (the landing folder and OPTOUT_SOURCE) their raw records too."""
     ingested = _ingested_at(lake_dir)
     document: dict = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -49,6 +57,12 @@ def subject_document(
     document["quarantined_records"] = _quarantined(lake_dir, subjects)
     document |= _served(serving_dir, subjects)
     document["export_files"] = _export_files(export_dir, subjects)
+    if landing is not None:
+        # as delivered: a vendor's records keep fields the lake never holds (device ids, push
+        # tokens, time zones, event types the marts do not use)
+        sweep = landing_records_of(landing[0], subjects, landing[1])
+        document["landing_records"] = sweep.found
+        document["landing_files_not_read"] = sweep.unreadable
     return json.loads(json.dumps(document, default=_jsonable))
 
 
@@ -144,6 +158,8 @@ def _export_files(export_dir: Path, subjects: Subjects) -> list[dict]:
 
 
 def _jsonable(value):
+    if isinstance(value, bytes):  # an Avro or Parquet bytes field
+        return value.decode("utf-8", errors="backslashreplace")
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat() if value.tzinfo else value.isoformat() + "Z"
     if isinstance(value, dt.date):

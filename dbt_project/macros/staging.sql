@@ -8,8 +8,31 @@
 -#}
 {% macro staged_columns(renamed={}) -%}
     {%- for column in staged_types(renamed) %}
+    {%- if column.data_type | lower == 'timestamp' %}
+    {{ utc_timestamp(column.lake_name) }} as {{ column.name }}{{ ',' if not loop.last }}
+    {%- else %}
     cast({{ column.lake_name }} as {{ column.data_type }}) as {{ column.name }}{{ ',' if not loop.last }}
+    {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#-
+  A lake instant (Parquet's UTC-adjusted timestamp) as the UTC wall time the marts use,
+  whatever the reading session's time zone: a view over the lake (audit.ingestion_log, the
+  staged users) is evaluated by whoever reads it, a BI tool in New York included, and
+  DuckDB's plain cast would give that session's local time.
+-#}
+{% macro utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'optout')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(column) -%}
+    cast(timezone('UTC', {{ column }}) as timestamp)
+{%- endmacro %}
+
+{#- Spark: the session's time zone is UTC (profiles.yml), and its timestamps carry no zone. -#}
+{% macro spark__utc_timestamp(column) -%}
+    cast({{ column }} as timestamp)
 {%- endmacro %}
 
 {#-

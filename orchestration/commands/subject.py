@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from assets.atomic_files import make_folder, replace_all, write_temp_beside
+from assets.shown_text import escape_controls
 from orchestration.commands.common import CliError, progress, settings
 from orchestration.erasure import erase, read_id_file, resolve_people
 
@@ -38,6 +39,7 @@ def _export(config, user_ids: list[str], external_ids: list[str], out: Path) -> 
         config.export_dir,
         subjects,
         {"user_ids": user_ids, "external_ids": external_ids},
+        landing=(config.landing_dir, config.source),
     )
     document["matched_nobody"] = unmatched
     make_folder(out.parent)
@@ -53,10 +55,13 @@ def _export(config, user_ids: list[str], external_ids: list[str], out: Path) -> 
             "opt_outs",
             "quarantined_records",
             "export_files",
+            "landing_records",
         )
     )
     for value in unmatched:
         progress(f"{value!r} matches nobody in the lake")
+    for entry in document["landing_files_not_read"]:
+        progress(f"warning: cannot read {escape_controls(entry)}: look at it by hand")
     progress(f"wrote {out}: {counts}")
 
 
