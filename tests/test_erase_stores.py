@@ -292,3 +292,28 @@ def test_a_broken_landing_file_is_named_and_left_alone(tmp_path):
     assert len(sweep.unreadable) == 1 and sweep.unreadable[0].startswith(
         "messages/dt=2026-01-05/b.jsonl.gz: "
     )
+
+
+def test_superset_state_and_rotated_logs_are_redacted_but_never_a_venv(tmp_path):
+    from orchestration.erasure import _erase_from_superset, _redact_text_tree
+
+    home = tmp_path / "superset"
+    (home / "venv" / "lib").mkdir(parents=True)
+    (home / "superset.log").write_text('GET /api/v1/chart/data?q=(filters:!((col:user_id,val:"u1")))\n')
+    (home / "venv" / "lib" / "notes.txt").write_text("u1 is a variable name here\n")
+    connection = sqlite3.connect(home / "superset.db")
+    connection.execute("create table saved_query (sql text)")
+    connection.execute("insert into saved_query values (\"select * from users where user_id = 'u1'\")")
+    connection.commit()
+    connection.close()
+    assert _erase_from_superset(home, SUBJECTS) == 2
+    assert "u1" not in (home / "superset.log").read_text()
+    assert (home / "venv" / "lib" / "notes.txt").read_text() == "u1 is a variable name here\n"
+    (saved,) = sqlite3.connect(home / "superset.db").execute("select sql from saved_query").fetchone()
+    assert saved == f"select * from users where user_id = '{REDACTED}'"
+
+    logs = tmp_path / "dbt_logs"
+    logs.mkdir()
+    (logs / "dbt.log.1").write_text("failing row: u1\n")
+    assert _redact_text_tree(logs, SUBJECTS) == 1
+    assert (logs / "dbt.log.1").read_text() == f"failing row: {REDACTED}\n"

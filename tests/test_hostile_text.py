@@ -404,3 +404,30 @@ def test_no_dashboard_renders_data_as_html():
             "ROW",
             "CHART",
         }  # no MARKDOWN component
+
+
+def test_dagster_metadata_tables_show_hostile_values_as_text():
+    """The alert tables and mart previews on an asset's page are Markdown: each value, parsed
+    as CommonMark (with GFM tables and strikethrough, as the UI renders), is one text cell
+    equal to the value, with no link, image, emphasis, code or HTML made of it."""
+    from markdown_it import MarkdownIt
+
+    from assets.shown_text import markdown_table
+
+    values = [
+        PLANTED_NAME,
+        "[x](https://evil.example) ![p](http://t.example/p.png) *b* _i_ ~~s~~ `c`",
+        "<script>alert(1)</script> <img src=x onerror=alert(1)> <https://auto.example>",
+        "a|b \\ &amp; # heading =1+2 @SUM(A1) - item",
+    ]
+    from html import unescape as html_text
+
+    html = (
+        MarkdownIt("commonmark")
+        .enable(["table", "strikethrough"])
+        .render(markdown_table(["campaign_name", "n"], [[value, 1] for value in values]))
+    )
+    cells = re.findall(r"<td>(.*?)</td><td>1</td>", html.replace("\n", ""))
+    shown = [value.replace("\n", " ").replace("\r", " ") for value in values]
+    assert [html_text(cell) for cell in cells] == [escape_controls(v) for v in shown]
+    assert not re.search(r"<(a|img|em|strong|s|del|code|script|h\d)\b", html)

@@ -370,7 +370,7 @@ def test_braze_public_sample_files_are_every_record_accounted_for(tmp_path, dbt_
 
 @pytest.mark.quick
 def test_erasure_rewrites_the_avro_files_without_their_records(tmp_path):
-    from assets.privacy.landing import erase_from_landing
+    from assets.privacy.landing import erase_from_landing, landing_records_of
     from assets.privacy.matching import Subjects
 
     landing = tmp_path / "landing"
@@ -381,17 +381,24 @@ def test_erasure_rewrites_the_avro_files_without_their_records(tmp_path):
             user("u1", "cust-1", id="s1", platform="ios", campaign_id="c1"),
             user("u2", "cust-2", id="s2", platform="ios", campaign_id="c1"),
             user("u3", "cust-3", id="s3", platform="ios", campaign_id="c1"),
+            # another person's send whose campaign id is the same text as an erased external id
+            user("u4", "cust-4", id="s4", platform="ios", campaign_id="cust-3"),
         ],
     )
     os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
     # u2 by user id, u3 by the external id Braze carries as `external_user_id`
-    sweep = erase_from_landing(landing, Subjects(frozenset({"u2"}), frozenset({"cust-3"})), "braze_currents")
+    people = Subjects(frozenset({"u2"}), frozenset({"cust-3"}))
+    # subject access first: their records as delivered, every field (the lake keeps fewer)
+    found = landing_records_of(landing, people, "braze_currents").found
+    assert [(r["record"]["id"], r["record"]["user_id"]) for r in found] == [("s2", "u2"), ("s3", "u3")]
+    assert {r["landing_file"] for r in found} == {str(path.relative_to(landing))}
+    sweep = erase_from_landing(landing, people, "braze_currents")
     assert (sweep.records_removed, len(sweep.files_rewritten)) == (2, 1)
     with path.open("rb") as handle:
         reader = fastavro.reader(handle)
         assert reader.codec == "deflate"
         assert [f["name"] for f in reader.writer_schema["fields"]] == [name for name, _ in FIELDS[braze.SEND]]
-        assert [record["id"] for record in reader] == ["s1"]
+        assert [record["id"] for record in reader] == ["s1", "s4"]
     assert path.stat().st_mtime_ns == 1_000_000_000_000_000_000  # the landing sensor sees nothing new
 
 

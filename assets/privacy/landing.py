@@ -27,7 +27,7 @@ from assets.atomic_files import replace_all, temp_name, write_temp_beside
 from assets.contract import TABLE_NAMES
 from assets.ingest.landing_area import landed_day_folders, landing_files
 from assets.ingest.readers import file_format, max_file_bytes
-from assets.privacy.matching import Subjects, leaf_values, record_values
+from assets.privacy.matching import Subjects, id_field_values, leaf_values, record_values
 
 ID_COLUMNS = ("user_id", "external_id")
 
@@ -274,12 +274,9 @@ def _erase_from_vendor_files(
     source: str,
     sweep: LandingSweep,
 ) -> None:
-    """Every file of a vendor's folders: a record holding one of the ids as a value goes.
-
-    A vendor names people in its own fields (Braze `user_id` and `external_user_id`,
-    OneSignal `onesignal_id`, Airship `device.named_user_id`), so a record is matched by
-    its values, nested ones included, never by a column name.
-    """
+    """Every file of a vendor's folders: a record whose id fields (matching.VENDOR_ID_FIELDS,
+    nested ones included: Airship's `device.named_user_id`) hold one of the ids goes; a line
+    that does not parse goes when any of its values is one of them."""
     from assets.sources.layouts import layout_for, safe_files  # vendor readers: imported on use
 
     for folder in layout_for(source).landed(landing_dir):
@@ -326,7 +323,8 @@ def _erase_from_vendor_file(
     text = data.decode("utf-8", errors="surrogateescape")
     if ".csv" in lowered:
         records = list(_csv_records(text))
-        kept = records[:1] + [r for r in records[1:] if not _holds_an_id(record_values(r), subjects)]
+        header = next(csv.reader(io.StringIO(records[0])), []) if records else []
+        kept = records[:1] + [r for r in records[1:] if not _csv_line_names(r, header, subjects)]
     else:
         lines = text.splitlines(keepends=True)
         kept = [line for line in lines if not _json_line_names(line, subjects)]
@@ -347,7 +345,16 @@ def _json_line_names(line: str, subjects: Subjects) -> bool:
         record = json.loads(line)
     except ValueError:
         return subjects.mentioned_in_record(line)
-    return _holds_an_id(leaf_values(record), subjects)
+    if not isinstance(record, dict):
+        return _holds_an_id(leaf_values(record), subjects)
+    return _holds_an_id(id_field_values(record), subjects)
+
+
+def _csv_line_names(record: str, header: list[str], subjects: Subjects) -> bool:
+    parsed = _csv_record(record, header)
+    if isinstance(parsed, str):  # ragged: which field is the id is unknown, any value counts
+        return _holds_an_id(record_values(record), subjects)
+    return _holds_an_id(id_field_values(parsed), subjects)
 
 
 def _holds_an_id(values: list[str], subjects: Subjects) -> bool:
@@ -362,10 +369,12 @@ def _erase_from_avro(path: Path, subjects: Subjects, sweep: LandingSweep, landin
         reader = fastavro.reader(handle)
         schema, codec = reader.writer_schema, reader.codec
         records = list(reader)
-    kept = [record for record in records if not _holds_an_id(leaf_values(record), subjects)]
+    kept = [record for record in records if not _holds_an_id(id_field_values(record), subjects)]
     removed = len(records) - len(kept)
     if removed and sweep.found is not None:
-        sweep.record_found(path, landing_dir, [r for r in records if _holds_an_id(leaf_values(r), subjects)])
+        sweep.record_found(
+            path, landing_dir, [r for r in records if _holds_an_id(id_field_values(r), subjects)]
+        )
     elif removed:
         temp = temp_name(path)
         with temp.open("wb") as handle:

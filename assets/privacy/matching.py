@@ -10,6 +10,7 @@ erasing `u1` leaves `u12` alone.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -124,6 +125,35 @@ def redact(text: str, pattern: re.Pattern[str]) -> tuple[str, int]:
         return REDACTED
 
     return pattern.sub(replace, text), count
+
+
+# The fields in which a vendor's export names a person (docs/sources): Braze `user_id` and
+# `external_user_id`, OneSignal `onesignal_id` and `external_id`, Airship `device.channel`
+# and `device.named_user_id`. A vendor record is a person's when one of these holds one of
+# their ids; any other field holding the same text (a count, a campaign id that happens to
+# equal a short external id) names nobody.
+VENDOR_ID_FIELDS = frozenset(
+    {"user_id", "external_user_id", "external_id", "onesignal_id", "channel", "named_user_id"}
+)
+
+
+def id_field_values(value: object) -> list[str]:
+    """The values of a vendor record's id fields, at any depth (and inside a field that holds a
+    JSON object as text), as trimmed text."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in VENDOR_ID_FIELDS and isinstance(item, str | int) and not isinstance(item, bool):
+                found.append(str(item).strip())
+            else:
+                found += id_field_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += id_field_values(item)
+    elif isinstance(value, str) and value.lstrip().startswith("{"):
+        with contextlib.suppress(ValueError):  # text that only looks like JSON: no id field
+            found += id_field_values(json.loads(value))
+    return found
 
 
 def leaf_values(value: object) -> list[str]:
