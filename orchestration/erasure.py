@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from assets.config import REPO_ROOT, Settings
@@ -261,8 +262,6 @@ def _rebuild(config: Settings, subjects: Subjects) -> int:
 
 def _first_staged_day(config: Settings) -> dt.date | None:
     """The first export day of the warehouse's staged messages (DuckDB; None when there are none)."""
-    import duckdb
-
     if config.dbt_target != "duckdb" or not config.warehouse.exists():
         return None
     try:

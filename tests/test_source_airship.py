@@ -444,3 +444,30 @@ def test_the_generated_world_reads_back_as_the_contract_gives_it(tmp_path):
         for fmt, frames in events.items()
     }
     same("users", latest["optout"].select(profile), latest["airship"].select(profile))
+
+
+def test_subject_access_and_erasure_reach_airship_files_by_the_device_fields(landing):
+    """Channel c2 (the user id) and named user n4 (the external id of channel c4): their events
+    are listed as delivered and erased from both files, nested in `device` as they are; the
+    other channels' events stay, and a line of theirs that does not parse stays too."""
+    from assets.privacy.landing import erase_from_landing, landing_records_of
+    from assets.privacy.matching import Subjects
+
+    people = Subjects(frozenset({"c2"}), frozenset({"n4"}))
+    every = [r for r in LINES_A + LINES_B if isinstance(r, dict)]
+    theirs = [r for r in every if r["device"]["channel"] == "c2" or r["device"].get("named_user_id") == "n4"]
+    found = landing_records_of(landing, people, "airship").found
+    assert sorted(r["record"]["id"] for r in found) == sorted(r["id"] for r in theirs)
+    assert {r["landing_file"] for r in found} == {FILE_A, FILE_B}
+
+    sweep = erase_from_landing(landing, people, "airship")
+    assert sweep.records_removed == len(theirs) and sorted(sweep.files_rewritten) == [FILE_A, FILE_B]
+    left = [
+        json.loads(line)
+        for path in (landing / FILE_A, landing / FILE_B)
+        for line in (gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes())
+        .decode()
+        .splitlines()
+        if line.startswith("{") and line.endswith("}")
+    ]
+    assert sorted(r["id"] for r in left) == sorted(r["id"] for r in every if r not in theirs)

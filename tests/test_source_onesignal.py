@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import shutil
 
 import polars as pl
 import pytest
@@ -535,3 +536,45 @@ def test_generated_onesignal_files_hold_the_simulated_world(tmp_path):
     extra = found.join(expected, on=key, how="anti")
     assert set(extra["user_id"]) <= revisited and set(extra["detected_via"]) <= {"send_feedback"}
     assert expected.height > 100
+
+
+def test_subject_access_erasure_and_suppression_reach_onesignal_files(landing, tmp_path):
+    """u4 by OneSignal's id, u2 by the external id OneSignal carries beside it: their records are
+    listed as delivered, then erased from every file (the others kept), and a re-delivered day
+    leaves them out of the lake."""
+    from assets.privacy.landing import erase_from_landing, landing_records_of
+    from assets.privacy.matching import Subjects
+    from assets.privacy.suppression import SuppressionList, add_to_list, id_hash, load_salt
+
+    people = Subjects(frozenset({"u4"}), frozenset({"ext-u2"}))
+    original = tmp_path / "original"
+    shutil.copytree(landing, original)
+    found = landing_records_of(landing, people, "onesignal").found
+    listed = {
+        (r["landing_file"], r["record"].get("event_id") or r["record"].get("subscription_id")) for r in found
+    }
+    assert (EVENTS_JSONL, "e6") in listed and (SUBSCRIPTIONS_CSV, "s4") in listed
+    assert all({"u4", "ext-u2"} & set(map(str, r["record"].values())) for r in found)
+
+    sweep = erase_from_landing(landing, people, "onesignal")
+    assert sweep.records_removed == len(found) and not sweep.unreadable
+    for path in (landing / EVENTS_JSONL, landing / EVENTS_CSV, landing / SUBSCRIPTIONS_CSV):
+        text = gzip.decompress(path.read_bytes()).decode() if path.name.endswith(".gz") else path.read_text()
+        assert '"u4"' not in text and ",u4," not in text and "ext-u2" not in text, path.name
+    assert '"e1"' in (landing / EVENTS_JSONL).read_text(), "the others' records stay"
+
+    privacy = tmp_path / "privacy"
+    salt = load_salt(privacy, create=True)
+    add_to_list(privacy, [("user_id", id_hash(salt, "user_id", "u4")), ("user_id", id_hash(salt, "user_id", "u2")),
+                          ("external_id", id_hash(salt, "external_id", "ext-u2"))], "r1")  # fmt: skip
+    lake = tmp_path / "lake"
+    for table in TABLE_NAMES:
+        list(
+            ingest_days(original, lake, table, [DAY], SuppressionList.load(privacy), layout_for("onesignal"))
+        )
+    assert set(_lake(lake, "messages", "data.parquet")["user_id"]) == {"u1", "u3", "u5"}
+    for table in TABLE_NAMES:
+        for name in ("data.parquet", "quarantine.parquet"):
+            if (lake / table / f"dt={DAY}" / name).exists():
+                text = str(_lake(lake, table, name, DAY).to_dicts())
+                assert "'u4'" not in text and "ext-u2" not in text and "'u2'" not in text, (table, name)
