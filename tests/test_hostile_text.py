@@ -185,8 +185,10 @@ def test_ordinary_values_are_written_as_before():
         }
     )
     formula = pl.col("external_id").str.contains(r"^'*[=+\-@\t\r]").fill_null(False)
-    ordinary, formulas = rows.filter(~formula), rows.filter(formula)
-    assert ordinary.height > 2000 and formulas.height > 500
+    # a `;` or a tab anywhere: a spreadsheet set to split on it would start a cell (a formula) there
+    splits = pl.col("external_id").str.contains(r"[;\t]").fill_null(False)
+    ordinary, formulas = rows.filter(~formula & ~splits), rows.filter(formula)
+    assert ordinary.height > 1500 and formulas.height > 500
     before = ordinary.with_columns(
         pl.col("last_opted_out_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     ).write_csv(line_terminator="\r\n", quote_style="necessary")
@@ -196,6 +198,11 @@ def test_ordinary_values_are_written_as_before():
     for row, value in zip(cells, rows["external_id"], strict=True):
         assert unescaped_csv_cell(row[0]) == (value or "") and not row[0].startswith(FORMULA_CHARACTERS)
     assert unescaped_csv_cell("''=1") == "'=1" and unescaped_csv_cell("'abc") == "'abc"
+    split = rows.filter(splits & ~formula)
+    assert split.height > 300
+    for index in range(split.height):
+        line = csv_bytes(split[index : index + 1]).decode().split("\r\n", 1)[1]
+        assert line.startswith('"'), line  # quoted, so the whole value stays one cell
 
 
 # --- the report ---------------------------------------------------------------------------------
