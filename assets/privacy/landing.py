@@ -4,7 +4,8 @@ Each file that holds one of their records is written again without those records
 other record byte for byte as it was (CSV and JSONL are edited record by record, never
 re-serialised; Parquet keeps its schema), compressed as it was, and swapped in atomically
 under its own name with its old modification time (the landing sensor then sees nothing
-new to ingest). A file none of their ids appears in is only read.
+new to ingest). A file none of their ids appears in is only read. The same sweep, looking
+only, lists their records as delivered (`landing_records_of`, for subject access).
 """
 
 from __future__ import annotations
