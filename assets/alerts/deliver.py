@@ -2,8 +2,8 @@
 
 `$OPTOUT_EXPORT_DIR/alerts/<start>_<end>.json` holds every alert of the run's days (written
 whole or not at all). With `OPTOUT_ALERT_WEBHOOK` set, each alert not sent before is POSTed
-as its own Slack message (`text`, plus a `plain_text` block and, for a link, a `mrkdwn` one); what was sent is kept in
-`alerts/sent.json`, so a re-run sends nothing twice. A delivery that fails is logged and
+as its own Slack message (`text`, a `plain_text` block and, for a link, a `mrkdwn` one);
+what was sent is kept in `alerts/sent.json`, so a re-run sends nothing twice. A delivery that fails is logged and
 retried by the next run; it never fails the run. `post_message` sends any other message
 (failed runs, stale marts) the same way.
 """

@@ -156,7 +156,7 @@ def redact_duckdb_audit_text(path: Path, subjects: Subjects) -> int:
     """Ids in the free text of a DuckDB file's audit tables replaced by `[erased]`; returns the values changed."""
     if not path.exists():
         return 0
-    forms, changed = subjects.text_forms(), 0
+    pattern, forms, changed = subjects.text_pattern(), subjects.text_forms(), 0
     connection = duckdb.connect(str(path))
     try:
         columns = connection.execute(
@@ -174,7 +174,7 @@ def redact_duckdb_audit_text(path: Path, subjects: Subjects) -> int:
                 f'select rowid, "{column}" from {relation} where {condition}', forms
             ).fetchall()
             for rowid, value in rows:
-                new, count = redact(value, subjects.text_pattern())
+                new, count = redact(value, pattern)
                 if count:
                     connection.execute(f'update {relation} set "{column}" = ? where rowid = ?', [new, rowid])
                     changed += 1
