@@ -35,7 +35,10 @@ LAKE_TYPES = {
     pl.Int64: "bigint",
     pl.Datetime("us", "UTC"): "timestamp",
 }
-CAST = re.compile(r"^\s*cast\((?P<lake>\w+) as (?P<type>[^)]+(?:\([^)]*\))?)\) as (?P<name>\w+),?$")
+# `cast(col as type) as name`; a lake instant as `cast(timezone('UTC', col) as timestamp)`
+CAST = re.compile(
+    r"^\s*cast\((?:timezone\('UTC', (?P<utc>\w+)\)|(?P<lake>\w+)) as (?P<type>[^)]+(?:\([^)]*\))?)\) as (?P<name>\w+),?$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +76,19 @@ def _declared(node: dict) -> dict[str, str]:
 def _casts(node: dict) -> list[tuple[str, str, str]]:
     """(lake column, type, staged column) of each cast in the model's compiled SQL, in order."""
     return [
-        (match["lake"], match["type"], match["name"])
+        (match["lake"] or match["utc"], match["type"], match["name"])
         for match in map(CAST.match, node["compiled_code"].splitlines())
         if match
     ]
+
+
+def _utc_casts(node: dict) -> dict[str, bool]:
+    """Per staged timestamp column: is it cast as the UTC wall time, whatever the reader's zone?"""
+    return {
+        match["name"]: match["utc"] is not None
+        for match in map(CAST.match, node["compiled_code"].splitlines())
+        if match and match["type"].lower() == "timestamp"
+    }
 
 
 def _engine_type(connection: duckdb.DuckDBPyConnection, sql_type: str) -> str:
@@ -108,6 +120,8 @@ def test_staging_types_are_the_contracts(compiled, table):
                 connection, contract.sql_types[lake]
             ), (table, lake)
     assert node["config"]["contract"]["enforced"] is True
+    # a view over the lake is evaluated in its reader's session: instants read as UTC there too
+    assert all(_utc_casts(node).values()), _utc_casts(node)
 
 
 def test_the_renames_of_staging_stay(compiled):
