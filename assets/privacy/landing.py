@@ -44,9 +44,41 @@ class LandingSweep:
     # a look only (subject access): each of their records as delivered, nothing rewritten
     found: list[dict] | None = None
 
-    def record_found(self, path: Path, landing_dir: Path, records: list) -> None:
-        name = str(path.relative_to(landing_dir))
-        self.found.extend({"landing_file": name, "record": record} for record in records)
+
+@dataclass
+class _Pass:
+    """What one sweep of the landing area works with, and where its results go."""
+
+    landing_dir: Path
+    subjects: Subjects
+    sweep: LandingSweep
+    needles: list[bytes] = field(init=False)
+    max_bytes: int = field(default_factory=max_file_bytes)
+
+    def __post_init__(self) -> None:
+        self.needles = _needles(self.subjects)
+
+    def mentioned_in(self, path: Path) -> bool:
+        """Does the file (decompressed, within OPTOUT_MAX_FILE_BYTES) hold one of the ids' forms?"""
+        return _mentions(_read(path, self.max_bytes), self.needles)
+
+    def their_records(self, path: Path, records: list) -> int:
+        """A file's records that are theirs: listed when looking, else counted for removal."""
+        if self.sweep.found is not None:
+            name = str(path.relative_to(self.landing_dir))
+            self.sweep.found.extend({"landing_file": name, "record": record} for record in records)
+        return len(records)
+
+    def without_their_text_records(
+        self, path: Path, text: str, kept: list[str], kind: str, compressed: bool
+    ) -> int:
+        """A CSV or JSON lines file: its records not in `kept` listed when looking, else the
+        file rewritten as `kept` (gzip when `compressed`); returns how many were theirs."""
+        gone = _records_left_out(text, kept, kind)
+        if gone and self.sweep.found is None:
+            new = "".join(kept).encode("utf-8", errors="surrogateescape")
+            _swap_in(path, gzip.compress(new) if compressed else new)
+        return self.their_records(path, gone)
 
 
 def erase_from_landing(landing_dir: Path, subjects: Subjects, source: str = "optout") -> LandingSweep:
@@ -61,17 +93,16 @@ def landing_records_of(landing_dir: Path, subjects: Subjects, source: str = "opt
 
 
 def _sweep_landing(landing_dir: Path, subjects: Subjects, source: str, sweep: LandingSweep) -> LandingSweep:
-    needles = _needles(subjects)
-    max_bytes = max_file_bytes()
+    work = _Pass(landing_dir, subjects, sweep)
     if source != "optout":
         # a vendor's own folders; the contract's `<table>/dt=` folders beside them (a table the
         # vendor does not export) go the contract's way below
-        _erase_from_vendor_files(landing_dir, subjects, needles, max_bytes, source, sweep)
+        _erase_from_vendor_files(work, source)
     for table, day, folder in landed_day_folders(landing_dir, TABLE_NAMES):
         landed = landing_files(landing_dir, table, day)
         for path in landed.readable:
             try:
-                removed = _erase_from_file(path, subjects, needles, max_bytes, sweep, landing_dir)
+                removed = _erase_from_file(path, work)
             except (OSError, EOFError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
                 # ingestion fails such a file's day too; a person looks at it
                 sweep.unreadable.append(f"{path.relative_to(landing_dir)}: {exc}")
@@ -82,11 +113,11 @@ def _sweep_landing(landing_dir: Path, subjects: Subjects, source: str, sweep: La
         for name in landed.unknown:
             path = folder / name
             try:
-                data = _read(path, max_bytes)
+                mentioned = work.mentioned_in(path)
             except (OSError, EOFError, ValueError) as exc:
                 sweep.unreadable.append(f"{path.relative_to(landing_dir)}: {exc}")
                 continue
-            if _mentions(data, needles):
+            if mentioned:
                 sweep.unreadable_mentions.append(str(path.relative_to(landing_dir)))
     return sweep
 
@@ -112,31 +143,16 @@ def _read(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _erase_from_file(
-    path: Path,
-    subjects: Subjects,
-    needles: list[bytes],
-    max_bytes: int,
-    sweep: LandingSweep,
-    landing_dir: Path,
-) -> int:
+def _erase_from_file(path: Path, work: _Pass) -> int:
     kind = file_format(path.name)
     if kind == "parquet":
-        return _erase_from_parquet(path, subjects, sweep, landing_dir)
-    data = _read(path, max_bytes)
-    if not _mentions(data, needles):
+        return _erase_from_parquet(path, work)
+    data = _read(path, work.max_bytes)
+    if not _mentions(data, work.needles):
         return 0
     text = data.decode("utf-8", errors="surrogateescape")
-    if kind == "csv":
-        kept, removed = _csv_without(text, subjects)
-    else:
-        kept, removed = _jsonl_without(text, subjects)
-    if removed and sweep.found is not None:
-        sweep.record_found(path, landing_dir, _records_left_out(text, kept, kind))
-    elif removed:
-        new = "".join(kept).encode("utf-8", errors="surrogateescape")
-        _swap_in(path, gzip.compress(new) if path.name.endswith(".gz") else new)
-    return removed
+    kept = _csv_without(text, work.subjects) if kind == "csv" else _jsonl_without(text, work.subjects)
+    return work.without_their_text_records(path, text, kept, kind, path.name.endswith(".gz"))
 
 
 def _records_left_out(text: str, kept: list[str], kind: str) -> list:
@@ -180,13 +196,13 @@ def _csv_records(text: str) -> Iterator[str]:
         yield record
 
 
-def _csv_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
+def _csv_without(text: str, subjects: Subjects) -> list[str]:
     records = list(_csv_records(text))
     if not records:
-        return records, 0
+        return records
     header = next(csv.reader(io.StringIO(records[0])), [])
     positions = {name.strip().lstrip("\ufeff"): index for index, name in enumerate(header)}
-    kept, removed = [records[0]], 0
+    kept = [records[0]]
     for record in records[1:]:
         try:
             fields = next(csv.reader(io.StringIO(record)), [])
@@ -200,15 +216,13 @@ def _csv_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
             )
         else:  # a ragged record: which field is the id is unknown, any value counts
             belongs = any(value.strip() in subjects.all_ids for value in fields)
-        if belongs:
-            removed += 1
-        else:
+        if not belongs:
             kept.append(record)
-    return kept, removed
+    return kept
 
 
-def _jsonl_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
-    kept, removed = [], 0
+def _jsonl_without(text: str, subjects: Subjects) -> list[str]:
+    kept = []
     for line in text.splitlines(keepends=True):
         stripped = line.strip()
         if not stripped:
@@ -226,14 +240,13 @@ def _jsonl_without(text: str, subjects: Subjects) -> tuple[list[str], int]:
             )
         else:
             belongs = subjects.mentioned_in_record(stripped)
-        if belongs:
-            removed += 1
-        else:
+        if not belongs:
             kept.append(line)
-    return kept, removed
+    return kept
 
 
-def _erase_from_parquet(path: Path, subjects: Subjects, sweep: LandingSweep, landing_dir: Path) -> int:
+def _erase_from_parquet(path: Path, work: _Pass) -> int:
+    subjects = work.subjects
     schema_names = pq.read_schema(path).names
     columns = [c for c in ID_COLUMNS if c in schema_names]
     if not columns:
@@ -244,9 +257,9 @@ def _erase_from_parquet(path: Path, subjects: Subjects, sweep: LandingSweep, lan
         wanted = subjects.external_ids if column == "external_id" else subjects.user_ids
         mask = mask | ids[column].cast(pl.String).is_in(list(wanted)).fill_null(False)
     removed = int(mask.sum())
-    if removed and sweep.found is not None:
-        sweep.record_found(path, landing_dir, pl.read_parquet(path).filter(mask).to_dicts())
-    elif removed:
+    if removed and work.sweep.found is not None:
+        return work.their_records(path, pl.read_parquet(path).filter(mask).to_dicts())
+    if removed:
         table = pq.read_table(path)
         kept = table.filter(pa.array((~mask).to_list()))
         temp = temp_name(path)
@@ -267,19 +280,13 @@ def _replace_keeping_times(temp: Path, path: Path) -> None:
 
 
 # -- a vendor's landing folder (OPTOUT_SOURCE): its own fields name people ------------------
-def _erase_from_vendor_files(
-    landing_dir: Path,
-    subjects: Subjects,
-    needles: list[bytes],
-    max_bytes: int,
-    source: str,
-    sweep: LandingSweep,
-) -> None:
+def _erase_from_vendor_files(work: _Pass, source: str) -> None:
     """Every file of a vendor's folders: a record whose id fields (matching.VENDOR_ID_FIELDS,
     nested ones included: Airship's `device.named_user_id`) hold one of the ids goes; a line
     that does not parse goes when any of its values is one of them."""
     from assets.sources.layouts import layout_for, safe_files  # vendor readers: imported on use
 
+    landing_dir, sweep = work.landing_dir, work.sweep
     for folder in layout_for(source).landed(landing_dir):
         if not folder.nested:
             continue  # a `<table>/dt=` folder of the contract: erased as the contract's
@@ -288,10 +295,10 @@ def _erase_from_vendor_files(
             name = str(path.relative_to(landing_dir))
             try:
                 if not _is_vendor_data(path):
-                    if _mentions(_read(path, max_bytes), needles):
+                    if work.mentioned_in(path):
                         sweep.unreadable_mentions.append(name)
                     continue
-                removed = _erase_from_vendor_file(path, subjects, needles, max_bytes, sweep, landing_dir)
+                removed = _erase_from_vendor_file(path, work)
             except (OSError, EOFError, ValueError) as exc:
                 sweep.unreadable.append(f"{name}: {exc}")
                 continue
@@ -307,19 +314,12 @@ def _is_vendor_data(path: Path) -> bool:
     return path.name.lower().endswith(VENDOR_DATA_ENDINGS)
 
 
-def _erase_from_vendor_file(
-    path: Path,
-    subjects: Subjects,
-    needles: list[bytes],
-    max_bytes: int,
-    sweep: LandingSweep,
-    landing_dir: Path,
-) -> int:
-    lowered = path.name.lower()
+def _erase_from_vendor_file(path: Path, work: _Pass) -> int:
+    lowered, subjects = path.name.lower(), work.subjects
     if lowered.endswith(".avro"):
-        return _erase_from_avro(path, subjects, sweep, landing_dir)
-    data = _read(path, max_bytes)
-    if not _mentions(data, needles):
+        return _erase_from_avro(path, work)
+    data = _read(path, work.max_bytes)
+    if not _mentions(data, work.needles):
         return 0
     text = data.decode("utf-8", errors="surrogateescape")
     if ".csv" in lowered:
@@ -327,18 +327,9 @@ def _erase_from_vendor_file(
         header = next(csv.reader(io.StringIO(records[0])), []) if records else []
         kept = records[:1] + [r for r in records[1:] if not _csv_line_names(r, header, subjects)]
     else:
-        lines = text.splitlines(keepends=True)
-        kept = [line for line in lines if not _json_line_names(line, subjects)]
-        records = lines
-    removed = len(records) - len(kept)
-    if removed and sweep.found is not None:
-        sweep.record_found(
-            path, landing_dir, _records_left_out(text, kept, "csv" if ".csv" in lowered else "json")
-        )
-    elif removed:
-        new = "".join(kept).encode("utf-8", errors="surrogateescape")
-        _swap_in(path, gzip.compress(new) if lowered.endswith(".gz") else new)
-    return removed
+        kept = [line for line in text.splitlines(keepends=True) if not _json_line_names(line, subjects)]
+    kind = "csv" if ".csv" in lowered else "json"
+    return work.without_their_text_records(path, text, kept, kind, lowered.endswith(".gz"))
 
 
 def _json_line_names(line: str, subjects: Subjects) -> bool:
@@ -362,7 +353,7 @@ def _holds_an_id(values: list[str], subjects: Subjects) -> bool:
     return any(value.strip() in subjects.all_ids for value in values)
 
 
-def _erase_from_avro(path: Path, subjects: Subjects, sweep: LandingSweep, landing_dir: Path) -> int:
+def _erase_from_avro(path: Path, work: _Pass) -> int:
     """An Avro file rewritten without their records, with its own schema and codec."""
     import fastavro
 
@@ -370,13 +361,14 @@ def _erase_from_avro(path: Path, subjects: Subjects, sweep: LandingSweep, landin
         reader = fastavro.reader(handle)
         schema, codec = reader.writer_schema, reader.codec
         records = list(reader)
-    kept = [record for record in records if not _holds_an_id(id_field_values(record), subjects)]
+    theirs = [_holds_an_id(id_field_values(record), work.subjects) for record in records]
+    kept = [record for record, is_theirs in zip(records, theirs, strict=True) if not is_theirs]
     removed = len(records) - len(kept)
-    if removed and sweep.found is not None:
-        sweep.record_found(
-            path, landing_dir, [r for r in records if _holds_an_id(id_field_values(r), subjects)]
+    if removed and work.sweep.found is not None:
+        return work.their_records(
+            path, [r for r, is_theirs in zip(records, theirs, strict=True) if is_theirs]
         )
-    elif removed:
+    if removed:
         temp = temp_name(path)
         with temp.open("wb") as handle:
             fastavro.writer(handle, fastavro.parse_schema(schema), kept, codec=codec)
